@@ -1,0 +1,207 @@
+"""Typed requests and results shared by the Python API, the CLI, the web UI and the HTTP API.
+
+One request dataclass per task. ``MimoAudio.run(request)`` returns a :class:`TaskResult`;
+``MimoAudio.stream(request)`` yields :class:`StreamEvent` s, the last of which carries the
+final result. Audio inputs are :data:`AudioInput` values (a path, raw file bytes, a
+``(samples, sample_rate)`` pair or a 24 kHz float array); audio outputs are 24 kHz mono
+float32 numpy arrays.
+
+Conversation history is a value (:class:`Conversation`) that the caller passes in and gets
+back in ``TaskResult.conversation``; nothing about a conversation is stored on the model,
+so two callers can never see each other's turns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import numpy as np
+
+AudioInput = Union[str, Path, bytes, tuple, np.ndarray]
+
+TaskName = Literal["continue", "s2s", "tts", "asr", "understand", "dialogue", "s2t", "chat"]
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Per-request overrides of the task's sampler defaults (spec section 7). ``None`` = default."""
+
+    greedy: bool = False
+    seed: Optional[int] = None
+    max_new_groups: Optional[int] = None      # 6.25 groups per second of output
+    min_new_groups: Optional[int] = None
+    text_temperature: Optional[float] = None
+    text_top_k: Optional[int] = None
+    text_top_p: Optional[float] = None
+    audio_temperature: Optional[float] = None
+    audio_top_k: Optional[int] = None
+    audio_top_p: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One finished turn of a conversation, as shown to people."""
+
+    role: Literal["user", "assistant"]
+    text: str = ""
+    audio: Optional[np.ndarray] = None        # 24 kHz float32, what was heard / said
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Dialogue history: display turns plus the exact token history the model saw.
+
+    ``tokens`` is the [9, T] int64 matrix (prompt + generated groups) of the previous call,
+    used for follow-up turns exactly as the reference's history; ``task`` names the dialogue
+    kind it belongs to ("dialogue", "s2t" or "chat").
+    """
+
+    task: str = ""
+    turns: tuple[Turn, ...] = ()
+    tokens: Optional[np.ndarray] = None
+    system_prompt: Optional[str] = None
+
+    def with_turns(self, *turns: Turn, tokens: Optional[np.ndarray] = None) -> "Conversation":
+        return replace(self, turns=self.turns + tuple(turns), tokens=tokens)
+
+    # -- persistence (CLI: continue a saved conversation) --------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the conversation to ``path`` (.npz: tokens, turn texts and turn audio)."""
+        arrays: dict[str, Any] = {}
+        meta = {"task": self.task, "system_prompt": self.system_prompt, "turns": []}
+        for i, turn in enumerate(self.turns):
+            meta["turns"].append({"role": turn.role, "text": turn.text, "has_audio": turn.audio is not None})
+            if turn.audio is not None:
+                arrays[f"audio_{i}"] = np.asarray(turn.audio, dtype=np.float32)
+        if self.tokens is not None:
+            arrays["tokens"] = np.asarray(self.tokens, dtype=np.int64)
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Conversation":
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            turns = tuple(
+                Turn(role=t["role"], text=t["text"], audio=data[f"audio_{i}"] if t["has_audio"] else None)
+                for i, t in enumerate(meta["turns"])
+            )
+            tokens = data["tokens"] if "tokens" in data else None
+        return cls(task=meta["task"], turns=turns, tokens=tokens, system_prompt=meta["system_prompt"])
+
+
+@dataclass(frozen=True)
+class FewShotExample:
+    input_audio: AudioInput
+    output_audio: AudioInput
+    transcript: str                            # transcript of output_audio
+
+
+# ---------------------------------------------------------------------------------- requests
+@dataclass(frozen=True)
+class ContinueRequest:
+    """Speech continuation (Base model): continue ``audio`` for up to ``duration_s`` seconds."""
+    audio: AudioInput
+    duration_s: float = 10.0
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    task: TaskName = "continue"
+
+
+@dataclass(frozen=True)
+class S2SRequest:
+    """Few-shot speech-to-speech (Base model): instruction + example pairs + query audio."""
+    audio: AudioInput
+    instruction: str
+    examples: tuple[FewShotExample, ...]
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    task: TaskName = "s2s"
+
+
+@dataclass(frozen=True)
+class TTSRequest:
+    """Text-to-speech. ``instruct``: style instruction; ``voice_prompt``: audio whose timbre
+    to use; ``natural``: the style is written inside ``text`` itself."""
+    text: str
+    instruct: Optional[str] = None
+    voice_prompt: Optional[AudioInput] = None
+    natural: bool = False
+    template: Optional[str] = None
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    task: TaskName = "tts"
+
+
+@dataclass(frozen=True)
+class ASRRequest:
+    audio: AudioInput
+    language: Optional[str] = None             # "en" | "zh" | None (English template)
+    template: Optional[str] = None
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    task: TaskName = "asr"
+
+
+@dataclass(frozen=True)
+class UnderstandRequest:
+    audio: AudioInput
+    question: str
+    thinking: bool = False
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    task: TaskName = "understand"
+
+
+@dataclass(frozen=True)
+class DialogueRequest:
+    """Spoken dialogue: speech in, speech + text out."""
+    audio: AudioInput
+    conversation: Optional[Conversation] = None
+    voice_prompt: Optional[AudioInput] = None
+    system_prompt: Optional[str] = None        # None = the reference UI's default
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    task: TaskName = "dialogue"
+
+
+@dataclass(frozen=True)
+class S2TRequest:
+    """Speech-to-text dialogue: speech in, text out."""
+    audio: AudioInput
+    conversation: Optional[Conversation] = None
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    task: TaskName = "s2t"
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    text: str
+    conversation: Optional[Conversation] = None
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    task: TaskName = "chat"
+
+
+TaskRequest = Union[ContinueRequest, S2SRequest, TTSRequest, ASRRequest, UnderstandRequest,
+                    DialogueRequest, S2TRequest, ChatRequest]
+
+
+# ----------------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class TaskResult:
+    text: str
+    audio: Optional[np.ndarray]                # 24 kHz float32, None for text-only tasks
+    tokens: np.ndarray                         # [9, T] int64: prompt + generated groups
+    new_groups: int
+    stop_reason: str
+    conversation: Optional[Conversation] = None
+    sample_rate: int = 24_000
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """A streaming update: new text and/or a new audio chunk; the last event has ``result``."""
+
+    text_delta: str = ""
+    audio_chunk: Optional[np.ndarray] = None
+    groups_done: int = 0
+    max_groups: int = 0
+    result: Optional[TaskResult] = None
