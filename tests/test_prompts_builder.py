@@ -10,7 +10,8 @@ from conftest import FIXTURES, fixtures_available
 from mimo_core.constants import GROUP_SIZE, STREAMS
 from mimo_core.errors import InputTooLongError, PromptError
 from mimo_core.prompts import (ASR_TEMPLATES, PRESETS, TTS_TEMPLATES, DialogueTurn, FewShotPair,
-                               PromptBuilder, get_preset, pair_examples, with_history)
+                               RELEASE_SPEECH_EMPTY_IDS, PromptBuilder, get_preset, pair_examples,
+                               with_history)
 from mimo_core.prompts.segments import group_text_ids
 from mimo_core.text.special_ids import load_text_tokenizer
 from mimo_core.text.tiny_tokenizer import write_tiny_text_tokenizer
@@ -31,7 +32,7 @@ def builder(request, tmp_path_factory):
 
 def codes(frames: int, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 128, (8, frames), generator=g)
+    return torch.randint(0, min(RELEASE_SPEECH_EMPTY_IDS), (8, frames), generator=g)
 
 
 def decode(builder, prompt) -> str:
