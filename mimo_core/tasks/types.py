@@ -194,6 +194,15 @@ class TaskResult:
     stop_reason: str
     conversation: Optional[Conversation] = None
     sample_rate: int = 24_000
+    # Added by the task layer (all optional, for display / reproducibility):
+    task: str = ""
+    stop_token: Optional[str] = None          # the stop token's text when stop_reason == "stop_token"
+    seed: Optional[int] = None                # the seed actually used (drawn when none was given)
+    prompt_columns: int = 0                   # tokens[:, :prompt_columns] is the prompt
+
+    @property
+    def duration_s(self) -> float:
+        return 0.0 if self.audio is None else len(self.audio) / self.sample_rate
 
 
 @dataclass(frozen=True)

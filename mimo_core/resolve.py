@@ -1,0 +1,190 @@
+"""Model resolution: turn a model *spec* into a local directory.
+
+A spec is one of
+  * a local directory (used as is);
+  * a Hugging Face repo id such as ``XiaomiMiMo/MiMo-Audio-7B-Instruct``, downloaded with
+    ``huggingface_hub.snapshot_download`` (progress bars on stderr) into the standard HF cache;
+  * ``"tiny"``: tiny random checkpoints in the official on-disk format, built once
+    (deterministic, seeded) into ``$MIMO_TINY_DIR`` or ``~/.cache/mimo_audio_studio/tiny-v1``.
+    Their output is noise; everything that resolves ``tiny`` logs a loud warning.
+
+Three roles: the Instruct LM, the Base LM and the audio tokenizer. The text tokenizer always
+lives beside an LM checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from enum import Enum
+from pathlib import Path
+
+from .errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+TINY = "tiny"
+TINY_VERSION = "tiny-v1"
+TINY_SEED = 0
+_TINY_MARKER = "TINY_COMPLETE"        # written last inside the temp dir, before the rename
+_VOCAB_MULTIPLE = 64                  # tiny LM vocab = len(text tokenizer) rounded up to this
+TINY_WARNING = ("USING THE 'tiny' RANDOM MODEL: its output is NOISE (random weights for demos "
+                "and tests), not speech or meaningful text")
+
+
+class Role(str, Enum):
+    INSTRUCT = "instruct"
+    BASE = "base"
+    TOKENIZER = "tokenizer"
+
+
+DEFAULT_SPECS = {
+    Role.INSTRUCT: "XiaomiMiMo/MiMo-Audio-7B-Instruct",
+    Role.BASE: "XiaomiMiMo/MiMo-Audio-7B-Base",
+    Role.TOKENIZER: "XiaomiMiMo/MiMo-Audio-Tokenizer",
+}
+
+_TINY_SUBDIR = {Role.INSTRUCT: "lm", Role.BASE: "lm", Role.TOKENIZER: "audio_tokenizer"}
+_build_lock = threading.Lock()
+
+
+def is_tiny(spec) -> bool:
+    return isinstance(spec, str) and spec.strip().lower() == TINY
+
+
+def warn_tiny(what: str = "") -> None:
+    """Log the loud 'this is noise' warning (every time tiny weights are used)."""
+    log.warning("%s%s", TINY_WARNING, f" [{what}]" if what else "")
+
+
+def tiny_root() -> Path:
+    """Where the tiny checkpoints live: ``$MIMO_TINY_DIR`` or the per-user cache."""
+    env = os.environ.get("MIMO_TINY_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "mimo_audio_studio" / TINY_VERSION
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _write_tiny_tree(out: Path, seed: int) -> None:
+    """Write text tokenizer + tiny LM into ``out/lm`` and the tiny audio tokenizer into
+    ``out/audio_tokenizer``. The Base and Instruct roles share the same random LM."""
+    from .codec.tiny import write_tiny_audio_tokenizer
+    from .lm.tiny import write_tiny_lm
+    from .text.tiny_tokenizer import write_tiny_text_tokenizer
+    from .text import load_text_tokenizer
+
+    lm_dir = out / _TINY_SUBDIR[Role.INSTRUCT]
+    lm_dir.mkdir(parents=True)
+    write_tiny_text_tokenizer(lm_dir)
+    tokenizer, _ = load_text_tokenizer(lm_dir)
+    vocab_size = _round_up(len(tokenizer), _VOCAB_MULTIPLE)
+    write_tiny_lm(lm_dir, vocab_size=vocab_size, seed=seed)
+    codec_dir = out / _TINY_SUBDIR[Role.TOKENIZER]
+    codec_dir.mkdir(parents=True)
+    write_tiny_audio_tokenizer(codec_dir, seed=seed)
+
+
+def ensure_tiny(root: Path | None = None, seed: int = TINY_SEED) -> Path:
+    """Build the tiny checkpoints once (atomically: temp dir, then rename) and return the root.
+
+    A complete tree carries a marker file; a partial one (a crash mid-build) is never used
+    because it only ever exists under a temporary name.
+    """
+    root = Path(root) if root is not None else tiny_root()
+    if (root / _TINY_MARKER).is_file():
+        return root
+    with _build_lock:
+        if (root / _TINY_MARKER).is_file():
+            return root
+        root.parent.mkdir(parents=True, exist_ok=True)
+        log.warning("building the tiny random checkpoints in %s (once)", root)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
+        try:
+            _write_tiny_tree(tmp, seed)
+            (tmp / _TINY_MARKER).write_text(f"{TINY_VERSION} seed={seed}\n")
+            if root.exists():                       # stale, incomplete tree from elsewhere
+                shutil.rmtree(root, ignore_errors=True)
+            try:
+                os.rename(tmp, root)
+            except OSError:
+                if not (root / _TINY_MARKER).is_file():   # lost a race to a broken tree
+                    raise
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed build is a load error for the user
+            raise ModelLoadError(f"cannot build the tiny checkpoints in {root}: {exc}") from exc
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def _looks_like_repo_id(spec: str) -> bool:
+    parts = spec.split("/")
+    return (len(parts) == 2 and all(parts) and not spec.startswith((".", "~"))
+            and "\\" not in spec and not any(p in (".", "..") for p in parts))
+
+
+def download_repo(repo_id: str) -> Path:
+    """``snapshot_download`` with its progress bars; any failure -> one-line ModelLoadError."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (GatedRepoError, HFValidationError, LocalEntryNotFoundError,
+                                        RepositoryNotFoundError)
+
+    try:
+        return Path(snapshot_download(repo_id))
+    except LocalEntryNotFoundError as exc:
+        raise ModelLoadError(
+            f"cannot download {repo_id!r}: the Hugging Face Hub is unreachable (offline?) and it is "
+            "not in the local cache; download it elsewhere and pass its local directory, or use 'tiny'"
+        ) from exc
+    except GatedRepoError as exc:
+        raise ModelLoadError(f"{repo_id!r} is gated: log in with `hf auth login` and accept its terms") from exc
+    except RepositoryNotFoundError as exc:
+        raise ModelLoadError(f"no Hugging Face repo {repo_id!r} (check the spelling, or pass a local directory)") from exc
+    except HFValidationError as exc:
+        raise ModelLoadError(f"{repo_id!r} is neither a local directory nor a valid repo id") from exc
+    except Exception as exc:  # noqa: BLE001 - network errors of every kind
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"cannot download {repo_id!r}: {first}") from exc
+
+
+def resolve_spec(spec: str | os.PathLike | None, role: Role | str) -> Path:
+    """Return the local directory holding ``role``'s checkpoint for ``spec``.
+
+    ``None`` means the official default repo of that role.
+    """
+    role = Role(role)
+    if spec is None:
+        spec = DEFAULT_SPECS[role]
+    if is_tiny(spec):
+        warn_tiny(role.value)
+        return ensure_tiny() / _TINY_SUBDIR[role]
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ModelLoadError(f"{role.value} model path {spec} is a file; pass its directory")
+    text = str(spec)
+    if _looks_like_repo_id(text) and not text.startswith("/"):
+        return download_repo(text)
+    raise ModelLoadError(f"{role.value} model directory not found: {spec}")
+
+
+def same_spec(a, b) -> bool:
+    """Whether two specs name the same checkpoint (used to allow Instruct weights as 'base')."""
+    if a is None or b is None:
+        return False
+    if is_tiny(a) or is_tiny(b):
+        return is_tiny(a) and is_tiny(b)
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    if pa.exists() and pb.exists():
+        return pa.resolve() == pb.resolve()
+    return str(a) == str(b)
