@@ -1,0 +1,12 @@
+"""The generation engine: ids in, ids out (prefill, per-group steps, samplers, streaming,
+batching, cancellation). It never sees text or audio."""
+
+from .engine import Engine, GenerationStream
+from .sampling import SamplerConfig
+from .scheduler import BatchScheduler, RequestHandle
+from .types import GenerationRequest, GenerationResult, GroupEvent, StopReason
+
+__all__ = [
+    "BatchScheduler", "Engine", "GenerationRequest", "GenerationResult", "GenerationStream",
+    "GroupEvent", "RequestHandle", "SamplerConfig", "StopReason",
+]

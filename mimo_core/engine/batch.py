@@ -1,0 +1,159 @@
+"""The fast path: several requests advance together, one backbone forward per step.
+
+Rows are kept compact (active requests occupy rows 0..n-1). Every row has its own length;
+each step writes the new group's keys at the row's own position of a preallocated backbone
+KV cache (``[max_batch, H, context, Dh]`` per layer) and attends through an additive mask
+when the rows' lengths differ. Prefill runs per request (rows never see each other's
+padding, so a request's prefill is the same whatever its batch). The patch decoder runs
+its ``P + max(delay)`` steps for all rows at once with its own small preallocated cache
+(``[max_batch, H, steps, Dh]``), sampling only for rows whose text id is ``<|empty|>``.
+Rotary tables for every position are computed once. A finished row is removed by moving
+the last row into its place, so its slot is free for the next request.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..lm.kv_cache import StaticKVCache
+from ..lm.modules import MimoAudioLM
+from ..lm.stack import additive_mask, rotary, run_stack
+from .delay import UNGENERATED, num_steps, schedule, undelay
+from .sampling import sample_rows
+from .types import GenerationResult, GroupEvent, RequestState, StopReason, stop_after_group
+
+StepOutput = tuple[RequestState, GroupEvent, GenerationResult | None]
+
+
+class BatchDecoder:
+    def __init__(self, model: MimoAudioLM, empty_text_id: int, context_groups: int, max_batch: int):
+        self.model, self.empty_text_id = model, empty_text_id
+        self.context_groups, self.capacity = context_groups, max_batch
+        dev, dt = model.device, model.dtype
+        P, delays = model.group_size, model.delays
+        self.steps = num_steps(delays, P)
+        self.schedule = schedule(delays, P)
+
+        backbone, local = model.model.config, model.local_transformer.config
+        self.cache = StaticKVCache(backbone.num_hidden_layers, max_batch, backbone.num_key_value_heads,
+                                   context_groups, backbone.head_dim, dtype=dt, device=dev)
+        self.local_cache = StaticKVCache(local.num_hidden_layers, max_batch, local.num_key_value_heads,
+                                         self.steps, local.head_dim, dtype=dt, device=dev)
+        like = torch.empty(0, dtype=dt, device=dev)
+        self.cos, self.sin = rotary(model.model, like, torch.arange(context_groups, device=dev)[None])  # (1, L, Dh)
+        self.local_cos, self.local_sin = rotary(model.local_transformer, like,
+                                                torch.arange(self.steps, device=dev)[None])        # (1, S, Dh)
+
+        self.rows: list[RequestState] = []
+        self.lengths = [0] * max_batch                                   # groups in the cache, per row
+        self.positions = torch.zeros(max_batch, dtype=torch.long, device=dev)
+        self.row_index = torch.arange(max_batch, device=dev)
+        self.key_slots = torch.arange(context_groups, device=dev)
+        self.hidden = torch.zeros(max_batch, model.config.hidden_size, dtype=dt, device=dev)
+        self.local_embeds = torch.zeros(max_batch, 1, model.config.local_dim, dtype=dt, device=dev)
+        self.canvas = torch.full((max_batch, self.steps, model.channels), UNGENERATED, dtype=torch.long, device=dev)
+        self.empty_codes = torch.tensor(model.speech_empty_ids).expand(P, -1)   # (P, C) on CPU
+
+    def active(self) -> list[RequestState]:
+        return list(self.rows)
+
+    # ---- admission and removal -------------------------------------------------------------
+    @torch.inference_mode()
+    def add(self, state: RequestState) -> None:
+        """Prefill a request into the next free row."""
+        if len(self.rows) >= self.capacity:
+            raise RuntimeError("batch is full")
+        r, model = len(self.rows), self.model
+        ids = state.request.prompt_ids.to(model.device)[None]                    # (1, K, T*P)
+        embeds = model.embed_groups(ids, self.empty_text_id)                     # (1, T, D)
+        T = embeds.shape[1]
+        hidden = run_stack(model.model, embeds, (self.cos[:, :T], self.sin[:, :T]),
+                           cache=self.cache.at(0, T, rows=slice(r, r + 1)))
+        self.hidden[r] = hidden[0, -1]
+        self.lengths[r] = T
+        self.positions[r] = T
+        self.rows.append(state)
+
+    def remove(self, state: RequestState, reason: StopReason = StopReason.CANCELLED,
+               stop_token: int | None = None) -> GenerationResult:
+        """Drop a request's row (moving the last row into it) and return its result."""
+        i = self.rows.index(state)
+        last = len(self.rows) - 1
+        if i != last:
+            self.cache.move_row(last, i, self.lengths[last])
+            self.hidden[i] = self.hidden[last]
+            self.lengths[i] = self.lengths[last]
+            self.positions[i] = self.positions[last]
+            self.rows[i] = self.rows[last]
+        self.rows.pop()
+        return state.result(reason, stop_token)
+
+    # ---- one group for every row ---------------------------------------------------------------
+    @torch.inference_mode()
+    def step(self) -> list[StepOutput]:
+        n, model = len(self.rows), self.model
+        if n == 0:
+            return []
+        rows = list(self.rows)
+        text_logits = model.lm_head(self.hidden[:n])                           # (n, V)
+        text_ids = sample_rows(
+            text_logits, [s.request.text_sampler for s in rows], [s.generator for s in rows],
+            [s.forbidden_text() for s in rows],
+        ).tolist()
+        speech = [t == self.empty_text_id for t in text_ids]
+        codes = self._patch_decode(n, rows, speech) if any(speech) else None     # (n, P, C)
+
+        outputs: list[StepOutput] = []
+        finished: list[tuple[RequestState, StopReason, int | None]] = []
+        for i, state in enumerate(rows):
+            event = state.append(text_ids[i], codes[i] if speech[i] else self.empty_codes)
+            reason, token = stop_after_group(text_ids[i], state.new_groups, self.lengths[i] + 1,
+                                             state.request, self.context_groups)
+            outputs.append((state, event, None))
+            if reason is not None:
+                finished.append((state, reason, token))
+        results = {id(s): self.remove(s, reason, token) for s, reason, token in finished}
+        outputs = [(s, e, results.get(id(s))) for s, e, _ in outputs]
+        if self.rows:
+            self._advance()
+        return outputs
+
+    def _advance(self) -> None:
+        """Backbone forward of every row's newest group at the row's own position."""
+        n, model = len(self.rows), self.model
+        ids = torch.stack([s.groups[-1] for s in self.rows]).to(model.device)   # (n, K, P)
+        embeds = model.embed_groups(ids, self.empty_text_id)                    # (n, 1, D)
+        positions = self.positions[:n]
+        cos_sin = (self.cos[0, positions][:, None], self.sin[0, positions][:, None])   # (n, 1, Dh)
+        lengths = self.lengths[:n]
+        read_len = max(lengths) + 1
+        mask = None
+        if min(lengths) != max(lengths):
+            allowed = self.key_slots[None, :read_len] <= positions[:, None]     # (n, keys)
+            mask = additive_mask(allowed, embeds.dtype)[:, None, None, :]       # (n, 1, 1, keys)
+        hidden = run_stack(model.model, embeds, cos_sin, mask=mask,
+                           cache=self.cache.at_rows(self.row_index[:n], positions, read_len))
+        self.hidden[:n] = hidden[:, 0]
+        for i in range(n):
+            self.lengths[i] += 1
+        self.positions[:n] += 1
+
+    def _patch_decode(self, n: int, rows: list[RequestState], speech: list[bool]) -> torch.Tensor:
+        """Patch decoder for rows 0..n-1 at once -> codes (n, P, C) on CPU."""
+        model = self.model
+        samplers = [s.request.audio_sampler for s in rows]
+        generators = [s.generator for s in rows]
+        canvas = self.canvas[:n].fill_(UNGENERATED)                               # (n, S, C)
+        embeds = model.hidden_states_downcast(self.hidden[:n])[:, None, :]       # (n, 1, Dl)
+        for t, emitted in enumerate(self.schedule):
+            cos_sin = (self.local_cos[:, t : t + 1], self.local_sin[:, t : t + 1])
+            hidden = run_stack(model.local_transformer, embeds, cos_sin,
+                               cache=self.local_cache.at(t, 1, rows=slice(0, n)))[:, 0]   # (n, Dl)
+            embeds = self.local_embeds[:n].zero_()
+            for channel, _frame in emitted:
+                logits = model.local_transformer_lm_heads[channel](hidden)       # (n, V_c)
+                tokens = sample_rows(logits, samplers, generators, active=speech,
+                                     forbid_all=(model.speech_empty_ids[channel],))
+                canvas[:, t, channel] = tokens
+                embeds += model.local_embed(channel, tokens)[:, None, :]
+        return undelay(canvas.cpu(), model.delays, model.group_size)

@@ -1,0 +1,140 @@
+"""The generation engine: token ids in, token ids out.
+
+``Engine.generate(req)`` runs one request to its end; ``Engine.stream(req)`` returns a
+:class:`GenerationStream`; ``Engine.generate_batch(reqs)`` runs many requests together,
+refilling a finished row with the next waiting request; :class:`~.scheduler.BatchScheduler`
+does the same from a worker thread for concurrent callers.
+
+Streaming protocol: iterating a :class:`GenerationStream` (or a scheduler handle) yields a
+:class:`GroupEvent` for every generated group as soon as it exists and then, as the very
+last item, the :class:`GenerationResult`. ``cancel()`` (from any thread) ends the request
+after the current group with ``StopReason.CANCELLED``; the result is still yielded last.
+
+The synchronous methods of one Engine are serialised by a lock; use a scheduler to serve
+several callers at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+
+from ..constants import MAX_CONTEXT_GROUPS
+from ..lm.modules import MimoAudioLM
+from .batch import BatchDecoder
+from .eager import EagerDecoder
+from .types import GenerationRequest, GenerationResult, GroupEvent, RequestState, StopReason, validate_request
+
+
+class Engine:
+    def __init__(self, model: MimoAudioLM, empty_text_id: int, max_batch: int = 8, *, fast: bool = True,
+                 context_groups: int | None = None):
+        """``fast=False`` selects the eager reference-like path (one request at a time).
+
+        ``context_groups`` (default: the 8192-group context of the release, or the model's
+        max_position_embeddings if smaller) sizes the fast path's KV cache; a request stops
+        with ``StopReason.CONTEXT_LIMIT`` when prompt + generated groups reach it.
+        """
+        if max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        self.model, self.empty_text_id, self.max_batch, self.fast = model, empty_text_id, max_batch, fast
+        limit = min(MAX_CONTEXT_GROUPS, model.config.max_position_embeddings)
+        self.context_groups = min(context_groups, limit) if context_groups else limit
+        self._lock = threading.Lock()
+        self._decoder = None
+
+    # ---- shared pieces -----------------------------------------------------------------------
+    def validate(self, req: GenerationRequest) -> None:
+        cfg = self.model.config
+        validate_request(req, group_size=cfg.group_size, vocab_sizes=cfg.speech_vocab_sizes,
+                         text_vocab=cfg.vocab_size, context_groups=self.context_groups)
+
+    def new_decoder(self, capacity: int | None = None):
+        """A fresh decoder (its own caches) for this engine's model and path."""
+        if not self.fast:
+            return EagerDecoder(self.model, self.empty_text_id, self.context_groups)
+        return BatchDecoder(self.model, self.empty_text_id, self.context_groups, capacity or self.max_batch)
+
+    def _sync_decoder(self):
+        if self._decoder is None:
+            self._decoder = self.new_decoder()
+        return self._decoder
+
+    # ---- synchronous API -----------------------------------------------------------------------
+    def stream(self, req: GenerationRequest) -> "GenerationStream":
+        self.validate(req)
+        return GenerationStream(self, req)
+
+    def generate(self, req: GenerationRequest) -> GenerationResult:
+        return self.stream(req).run()
+
+    def generate_batch(self, reqs: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        """All requests, advanced together (max_batch rows at a time); results in input order."""
+        for req in reqs:
+            self.validate(req)
+        states = [RequestState.start(r) for r in reqs]
+        waiting, results = deque(states), {}
+        with self._lock:
+            decoder = self._sync_decoder()
+            try:
+                while waiting or decoder.active():
+                    while waiting and len(decoder.active()) < decoder.capacity:
+                        decoder.add(waiting.popleft())
+                    for state, _event, result in decoder.step():
+                        if result is not None:
+                            results[id(state)] = result
+            finally:
+                for state in decoder.active():
+                    decoder.remove(state)
+        return [results[id(s)] for s in states]
+
+    def scheduler(self, max_batch: int | None = None):
+        """A continuous-batching scheduler with its own worker thread and caches."""
+        from .scheduler import BatchScheduler
+
+        return BatchScheduler(self, max_batch or self.max_batch)
+
+
+class GenerationStream:
+    """One request's events: GroupEvent per group, then the GenerationResult (see module doc)."""
+
+    def __init__(self, engine: Engine, req: GenerationRequest):
+        self._engine, self._request = engine, req
+        self._cancel = threading.Event()
+        self._started = False
+        self.result: GenerationResult | None = None
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def run(self) -> GenerationResult:
+        for _ in self:
+            pass
+        assert self.result is not None
+        return self.result
+
+    def __iter__(self) -> Iterator[GroupEvent | GenerationResult]:
+        if self._started:
+            raise RuntimeError("a GenerationStream can be iterated once")
+        self._started = True
+        return self._events()
+
+    def _events(self) -> Iterator[GroupEvent | GenerationResult]:
+        engine = self._engine
+        state = RequestState.start(self._request)
+        with engine._lock:
+            decoder = engine._sync_decoder()
+            decoder.add(state)
+            try:
+                while self.result is None:
+                    if self._cancel.is_set():
+                        self.result = decoder.remove(state, StopReason.CANCELLED)
+                        break
+                    for _state, event, result in decoder.step():
+                        yield event
+                        self.result = result
+            finally:
+                if state in decoder.active():   # the consumer stopped iterating early
+                    decoder.remove(state)
+        yield self.result

@@ -1,0 +1,107 @@
+"""Samplers with the reference's order of operations (spec section 7).
+
+For one row of logits: temperature, top-k (drop everything below the k-th largest value),
+top-p (sort ascending, drop tokens whose cumulative probability is <= 1 - p, always keeping
+the top token), then the forbidden ids are set to -inf. Greedy takes the argmax after the
+forbidding (ties go to the lowest id, as ``torch.argmax``).
+
+A sampled row draws exactly one uniform number from its own ``torch.Generator`` per
+decision and inverts the CDF, so a request's tokens do not depend on which other requests
+share its batch, and a seed reproduces a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import PromptError
+
+NEG_INF = float("-inf")
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float = 1.0
+    greedy: bool = False
+
+    def __post_init__(self):
+        if not self.greedy and not self.temperature > 0:
+            raise PromptError(f"sampling temperature must be > 0 (got {self.temperature}); use greedy instead")
+        if self.top_k is not None and self.top_k < 1:
+            raise PromptError(f"top_k must be >= 1 or None (got {self.top_k})")
+        if not 0.0 < self.top_p <= 1.0:
+            raise PromptError(f"top_p must be in (0, 1] (got {self.top_p})")
+
+
+GREEDY = SamplerConfig(greedy=True)
+
+
+def process_logits(scores: torch.Tensor, cfg: SamplerConfig) -> torch.Tensor:
+    """Temperature, top-k, top-p on scores (N, V); returns new scores with -inf where removed."""
+    scores = scores / cfg.temperature
+    if cfg.top_k is not None:
+        k = min(cfg.top_k, scores.shape[-1])
+        kth = torch.topk(scores, k).values[:, -1:]                      # (N, 1)
+        scores = scores.masked_fill(scores < kth, NEG_INF)
+    sorted_scores, order = torch.sort(scores)                           # ascending
+    cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+    drop_sorted = cumulative <= (1.0 - cfg.top_p)
+    drop_sorted[:, -1] = False                                          # keep the top token
+    drop = drop_sorted.scatter(1, order, drop_sorted)
+    return scores.masked_fill(drop, NEG_INF)
+
+
+def draw(scores: torch.Tensor, generator: torch.Generator | None) -> int:
+    """Sample one id from one row of scores (V,) by inverting the CDF with one uniform draw."""
+    probs = torch.softmax(scores.float(), dim=-1)
+    cdf = probs.cumsum(dim=-1)
+    u = torch.rand((), generator=generator).item()                      # in [0, 1)
+    target = cdf[-1:] * (1.0 - u)                                       # in (0, total]
+    index = torch.searchsorted(cdf, target).clamp_(max=scores.shape[-1] - 1)
+    return int(index.item())
+
+
+def sample_rows(
+    logits: torch.Tensor,
+    samplers: Sequence[SamplerConfig],
+    generators: Sequence[torch.Generator | None],
+    forbidden: Sequence[Sequence[int]] | None = None,
+    active: Sequence[bool] | None = None,
+    forbid_all: Sequence[int] = (),
+) -> torch.Tensor:
+    """Choose one id per row of logits (N, V) -> LongTensor (N,) on logits' device.
+
+    Row i uses ``samplers[i]`` and ``generators[i]`` and never returns ``forbidden[i]`` nor
+    any id of ``forbid_all``.
+    Rows with ``active[i]`` False are not sampled (their generator is untouched); they get
+    the masked argmax, which the caller discards.
+    """
+    scores = logits.clone()
+    if forbid_all:
+        scores[:, list(forbid_all)] = NEG_INF
+    if forbidden is not None:
+        for row, ids in enumerate(forbidden):
+            if ids:
+                scores[row, list(ids)] = NEG_INF
+    choice = torch.argmax(scores, dim=-1)
+    for row, cfg in enumerate(samplers):
+        if cfg.greedy or (active is not None and not active[row]):
+            continue
+        processed = process_logits(logits[row : row + 1], cfg)[0]
+        banned = [*forbid_all, *(forbidden[row] if forbidden is not None else ())]
+        if banned:
+            processed[banned] = NEG_INF
+        choice[row] = draw(processed, generators[row])
+    return choice
+
+
+def sample_one(logits: torch.Tensor, sampler: SamplerConfig, generator: torch.Generator | None,
+               forbidden: Sequence[int] = ()) -> int:
+    """One decision from logits (V,) or (1, V): the single-row form of :func:`sample_rows`."""
+    row = logits.reshape(1, -1)
+    return int(sample_rows(row, [sampler], [generator], [tuple(forbidden)])[0].item())

@@ -1,0 +1,193 @@
+"""Loading the MiMo-Audio LM from an official checkpoint (local directory or HF repo id).
+
+The module is built on the ``meta`` device (no memory), every tensor name and shape in the
+checkpoint is checked against it before anything is read, then the shards are read one at a
+time and each tensor is assigned in place of its meta placeholder, already converted to the
+target dtype and device. So a 16 GB checkpoint never sits in memory twice: the peak is the
+loaded model plus one tensor.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointMismatchError, DeviceError, ModelLoadError
+from .config import MimoLMConfig
+from .modules import MimoAudioLM
+
+INDEX_FILE = "model.safetensors.index.json"
+SINGLE_FILE = "model.safetensors"
+_DTYPES = {
+    "float32": torch.float32, "fp32": torch.float32,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float16": torch.float16, "fp16": torch.float16,
+}
+
+
+def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return _DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise DeviceError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}") from None
+
+
+def resolve_device(device: torch.device | str) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise DeviceError(f"unknown device {device!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device {device!r} requested but CUDA is not available on this machine")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"device {device!r} requested but MPS is not available on this machine")
+    return dev
+
+
+def flash_attn_available() -> bool:
+    return importlib.util.find_spec("flash_attn") is not None
+
+
+def resolve_attention(attn: str, device: torch.device) -> str:
+    """"auto" -> flash_attention_2 when flash-attn is importable on CUDA, else "sdpa"."""
+    if attn == "auto":
+        return "flash_attention_2" if device.type == "cuda" and flash_attn_available() else "sdpa"
+    if attn == "flash_attention_2":
+        if device.type != "cuda":
+            raise DeviceError("flash_attention_2 needs a CUDA device; use attn='sdpa' or 'auto'")
+        if not flash_attn_available():
+            raise DeviceError("flash_attention_2 requested but the flash_attn package is not installed")
+    elif attn not in ("sdpa", "eager"):
+        raise DeviceError(f"unknown attention implementation {attn!r} (auto, sdpa, eager, flash_attention_2)")
+    return attn
+
+
+def resolve_checkpoint_dir(path_or_repo_id: str | Path) -> Path:
+    """A local directory as is; anything else that looks like ``owner/name`` is downloaded."""
+    path = Path(path_or_repo_id).expanduser()
+    if path.is_dir():
+        return path
+    text = str(path_or_repo_id)
+    if path.exists():
+        raise ModelLoadError(f"LM checkpoint {text} is a file; pass the directory that holds config.json")
+    if text.count("/") != 1 or text.startswith((".", "/", "~")):
+        raise ModelLoadError(f"LM checkpoint directory {text} does not exist")
+    try:
+        from huggingface_hub import snapshot_download
+
+        local = snapshot_download(
+            repo_id=text,
+            allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"],
+        )
+    except Exception as exc:  # noqa: BLE001 - network, auth, missing repo: all one user-facing error
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"cannot download LM checkpoint {text!r} from the Hugging Face Hub: {reason}") from exc
+    return Path(local)
+
+
+def checkpoint_files(root: Path) -> list[Path]:
+    """The safetensors shards of a checkpoint, via the index when there is one."""
+    index = root / INDEX_FILE
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelLoadError(f"cannot read {index}: {exc}") from exc
+        files = [root / name for name in sorted(set(weight_map.values()))]
+    elif (root / SINGLE_FILE).is_file():
+        files = [root / SINGLE_FILE]
+    else:
+        raise ModelLoadError(f"no {INDEX_FILE} or {SINGLE_FILE} in {root}")
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise ModelLoadError(f"checkpoint {root} lacks shard files {missing}")
+    return files
+
+
+def _checkpoint_shapes(files: list[Path]) -> dict[str, tuple[int, ...]]:
+    from safetensors import safe_open
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    for file in files:
+        try:
+            with safe_open(str(file), framework="pt") as handle:
+                for key in handle.keys():
+                    shapes[key] = tuple(handle.get_slice(key).get_shape())
+        except Exception as exc:  # noqa: BLE001 - a corrupt/truncated file
+            raise ModelLoadError(f"cannot read safetensors file {file}: {exc}") from exc
+    return shapes
+
+
+def _short(keys: list[str], limit: int = 6) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def check_keys(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], root) -> None:
+    """Strict key check: the checkpoint must hold exactly the module's tensors and shapes."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    mismatched = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)}: {_short(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)}: {_short(unexpected)}")
+    if mismatched:
+        detail = [f"{k} {found[k]} vs {expected[k]}" for k in mismatched]
+        problems.append(f"shape mismatch {len(mismatched)}: {_short(detail)}")
+    if problems:
+        raise CheckpointMismatchError(f"LM checkpoint {root} does not match the model: " + "; ".join(problems))
+
+
+def _assign(model: torch.nn.Module, key: str, tensor: torch.Tensor) -> None:
+    owner_name, _, name = key.rpartition(".")
+    owner = model.get_submodule(owner_name)
+    if name in owner._parameters:
+        owner._parameters[name] = torch.nn.Parameter(tensor, requires_grad=False)
+    else:
+        owner._buffers[name] = tensor
+
+
+def build_meta_model(config: MimoLMConfig, attn: str = "sdpa") -> MimoAudioLM:
+    with torch.device("meta"):
+        return MimoAudioLM(config, attn=attn)
+
+
+def load_mimo_lm(
+    path_or_repo_id: str | Path,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | str = torch.float32,
+    attn: str = "auto",
+) -> MimoAudioLM:
+    """Load an official MiMo-Audio LM checkpoint (``config.json`` + safetensors shards)."""
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    attn = resolve_attention(attn, dev)
+    root = resolve_checkpoint_dir(path_or_repo_id)
+    config_file = root / "config.json"
+    if not config_file.is_file():
+        raise ModelLoadError(f"no config.json in LM checkpoint {root}")
+    config = MimoLMConfig.from_json_file(config_file)
+    files = checkpoint_files(root)
+
+    model = build_meta_model(config, attn)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    check_keys(expected, _checkpoint_shapes(files), root)
+
+    from safetensors import safe_open
+
+    for file in files:
+        with safe_open(str(file), framework="pt", device="cpu") as handle:
+            for key in handle.keys():
+                _assign(model, key, handle.get_tensor(key).to(device=dev, dtype=dt))
+    for module in model.modules():  # non-persistent buffers (rotary tables) leave meta too
+        for name, buf in list(module._buffers.items()):
+            if buf is not None and buf.is_meta:
+                module._buffers[name] = torch.empty(buf.shape, dtype=torch.float32, device=dev)
+    model.restore_rotary()
+    return model.eval()
