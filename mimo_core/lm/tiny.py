@@ -86,3 +86,19 @@ def write_tiny_lm(out_dir: str | Path, vocab_size: int, seed: int = 0, *, shards
     (out / INDEX_FILE).write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2))
     (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
     return out
+
+
+def build_tiny_lm(vocab_size: int, seed: int = 0, *, row_norms: dict[int, float] | None = None,
+                  dtype: torch.dtype = torch.float32, attn: str = "sdpa", **overrides) -> MimoAudioLM:
+    """The same random tiny LM in memory (no files), weights rounded through bf16 as on disk."""
+    config = tiny_config(vocab_size, **overrides)
+    with torch.device("meta"):
+        model = MimoAudioLM(config, attn=attn)
+    state = {k: v.to(torch.bfloat16).to(dtype) for k, v in random_state_dict(config, seed, row_norms).items()}
+    model.load_state_dict(state, strict=True, assign=True)
+    for module in model.modules():   # rotary tables leave the meta device (recomputed in fp32)
+        for name, buf in list(module._buffers.items()):
+            if buf is not None and buf.is_meta:
+                module._buffers[name] = torch.empty(buf.shape, dtype=torch.float32)
+    model.restore_rotary()
+    return model.eval()

@@ -1,0 +1,102 @@
+"""Arguments shared by every command that runs the LM, and small helpers for them.
+
+Task commands call :func:`add_model_args` and :func:`add_generation_args` on their parser;
+:func:`samplers_from_args` applies the sampling flags over a task's default samplers;
+:func:`dump_tokens` writes the ``--dump-tokens`` matrix; :func:`run_reporting_errors` turns a
+:class:`~mimo_core.errors.MimoError` into one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import MimoError
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model-path", help="LM checkpoint directory or HF repo id (Instruct for chat tasks)")
+    group.add_argument("--base-model-path", help="Base LM checkpoint directory or HF repo id (continuation, few-shot)")
+    group.add_argument("--tokenizer-path", help="audio tokenizer directory or HF repo id")
+    group.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda if available)")
+    group.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
+                       help="LM weights dtype (default: bfloat16 on cuda, float32 on cpu)")
+
+
+def add_generation_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("generation")
+    group.add_argument("--greedy", action="store_true", help="argmax decoding for text and audio")
+    group.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
+    group.add_argument("--max-new-groups", type=int, default=None,
+                       help="stop after this many generated groups (1 group = 4 codec frames = 0.16 s)")
+    group.add_argument("--dump-tokens", metavar="PATH", default=None,
+                       help="write the full [9, T] int64 token matrix (prompt + generated) as .npy")
+    for stream in ("text", "audio"):
+        group.add_argument(f"--{stream}-temperature", type=float, default=None, help=f"{stream} sampling temperature")
+        group.add_argument(f"--{stream}-top-k", type=int, default=None, help=f"{stream} top-k (0 = off)")
+        group.add_argument(f"--{stream}-top-p", type=float, default=None, help=f"{stream} top-p")
+
+
+def resolve_device_dtype(device: str, dtype: str) -> tuple[str, str]:
+    """"auto" device -> cuda when available else cpu; "auto" dtype -> bfloat16 on cuda else float32."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    return device, dtype
+
+
+def samplers_from_args(args: argparse.Namespace, text_default, audio_default):
+    """Task default SamplerConfigs overridden by the flags that were given; --greedy wins."""
+    from ..engine import SamplerConfig
+
+    def pick(stream: str, default: SamplerConfig) -> SamplerConfig:
+        if getattr(args, "greedy", False):
+            return SamplerConfig(greedy=True)
+        changes = {}
+        temperature = getattr(args, f"{stream}_temperature", None)
+        top_k = getattr(args, f"{stream}_top_k", None)
+        top_p = getattr(args, f"{stream}_top_p", None)
+        if temperature is not None:
+            changes["temperature"] = temperature
+        if top_k is not None:
+            changes["top_k"] = top_k or None
+        if top_p is not None:
+            changes["top_p"] = top_p
+        if changes and default.greedy:
+            changes["greedy"] = False   # asking for a temperature etc. means sampling
+        return dataclasses.replace(default, **changes)
+
+    return pick("text", text_default), pick("audio", audio_default)
+
+
+def dump_tokens(path: str | Path, ids) -> Path:
+    """Write a [9, T] token matrix as int64 .npy (row 0 text, rows 1..8 codes)."""
+    import numpy as np
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    array = ids.detach().cpu().numpy() if hasattr(ids, "detach") else np.asarray(ids)
+    np.save(out, array.astype(np.int64))
+    return out
+
+
+def run_reporting_errors(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Wrap a command: a MimoError becomes one line on stderr and exit status 1."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args) or 0)
+        except MimoError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    wrapped.__name__ = getattr(func, "__name__", "command")
+    wrapped.__doc__ = func.__doc__
+    return wrapped
