@@ -1,0 +1,232 @@
+"""Shared machinery of the web handlers: error toasts, per-session cancellation, streaming.
+
+:class:`HandlerBase` holds a *backend* with the ``MimoAudio`` API (``run``, ``stream``,
+``status``, ``load``, ``unload``) — in production the ``MimoAudio`` facade (see
+:mod:`app.backend`), in tests a fake — and never touches torch itself. It turns the backend's
+``StreamEvent`` s into UI values, lets a Stop button cancel one session's run, and backs the
+Model tab. User mistakes become ``gr.Error`` toasts with one readable line; the app keeps
+serving.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import inspect
+import logging
+import threading
+from typing import Any, Callable, Iterator, Optional
+
+import gradio as gr
+import numpy as np
+
+from mimo_core.errors import MimoError
+from mimo_core.tasks.limits import Limits
+from mimo_core.tasks.types import TaskResult
+
+from .inputs import wav_bytes, write_wav
+
+log = logging.getLogger(__name__)
+
+CANCELLED = "cancelled"         # TaskResult.stop_reason of a run stopped by its cancel event
+
+def _one_line(text: str) -> str:
+    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def to_gr_error(exc: BaseException) -> gr.Error:
+    """A readable one-line toast for any exception (user errors verbatim, others named)."""
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, MimoError):
+        message = _one_line(str(exc)) or type(exc).__name__
+    else:
+        log.error("unexpected error in a task handler", exc_info=exc)
+        message = f"internal error ({type(exc).__name__}: {_one_line(str(exc))}); see the server log"
+    return gr.Error(html.escape(message, quote=False), print_exception=False)
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn any exception raised by a handler (or its generator) into :func:`to_gr_error`."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from fn(*args, **kwargs)
+            except GeneratorExit:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise to_gr_error(exc) from exc
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            raise to_gr_error(exc) from exc
+    return wrapper
+
+
+def session_key(request: Optional[gr.Request]) -> str:
+    """The browser session a call belongs to ("" outside gradio, e.g. in tests)."""
+    return getattr(request, "session_hash", None) or ""
+
+
+def describe_result(result: Optional[TaskResult], stopped: bool) -> str:
+    if stopped:
+        return "Stopped."
+    if result is None:
+        return "Finished without a result."
+    parts = [f"Done: {result.new_groups} positions generated"]
+    if result.audio is not None:
+        parts.append(f"{result.audio.size / result.sample_rate:.2f} s of audio")
+    parts.append(f"stop reason: {result.stop_reason}")
+    return ", ".join(parts) + "."
+
+
+class StreamState:
+    """What one streaming call has produced so far."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.chunks: list[np.ndarray] = []
+        self.result: Optional[TaskResult] = None
+        self.groups_done = 0
+        self.max_groups = 0
+        self.stopped = False          # cancelled (no result, or a "cancelled" one)
+
+    def audio(self) -> Optional[np.ndarray]:
+        if self.result is not None:
+            return self.result.audio
+        return np.concatenate(self.chunks) if self.chunks else None
+
+    def progress(self) -> str:
+        if self.max_groups:
+            return f"Generating... {self.groups_done}/{self.max_groups} positions"
+        return "Generating..."
+
+
+class HandlerBase:
+    """Cancellation, streaming and the Model tab, over one model backend."""
+
+    def __init__(self, backend: Any, *, limits: Optional[Limits] = None,
+                 banner: Optional[str] = None, stream_audio: bool = True):
+        self.backend = backend
+        self.limits = limits or Limits()
+        self.banner = banner                  # shown on top of the UI (the tiny-model warning)
+        self.stream_audio = stream_audio      # False when ffmpeg is missing: no live player
+        self._cancels: dict[tuple[str, str], threading.Event] = {}
+        self._lock = threading.Lock()
+
+    # -- cancellation ------------------------------------------------------------------
+    def _new_cancel(self, request: Optional[gr.Request], task: str) -> threading.Event:
+        event = threading.Event()
+        with self._lock:
+            old = self._cancels.get((session_key(request), task))
+            if old is not None:
+                old.set()                     # a new run in the same tab replaces the old one
+            self._cancels[(session_key(request), task)] = event
+        return event
+
+    def stop(self, task: str) -> Callable:
+        """The Stop button's function for ``task``: cancels this session's run of it."""
+        def stop_task(request: gr.Request) -> None:
+            with self._lock:
+                event = self._cancels.get((session_key(request), task))
+            if event is not None:
+                event.set()
+        stop_task.__name__ = f"stop_{task}"
+        return stop_task
+
+    # -- streaming core ----------------------------------------------------------------
+    def _events(self, request: Optional[gr.Request], task: str, req: Any
+                ) -> Iterator[tuple[StreamState, Optional[np.ndarray]]]:
+        """Drive ``backend.stream``; yield (state so far, new audio chunk or None)."""
+        cancel = self._new_cancel(request, task)
+        state = StreamState()
+        try:
+            for event in self.backend.stream(req, cancel=cancel):
+                state.text += event.text_delta or ""
+                state.groups_done, state.max_groups = event.groups_done, event.max_groups
+                chunk = event.audio_chunk
+                if chunk is not None and np.size(chunk):
+                    state.chunks.append(np.asarray(chunk, dtype=np.float32).reshape(-1))
+                else:
+                    chunk = None
+                if event.result is not None:
+                    state.result = event.result
+                    state.text = event.result.text
+                yield state, chunk          # after a Stop the backend ends at its next step
+        finally:
+            with self._lock:
+                if self._cancels.get((session_key(request), task)) is cancel:
+                    del self._cancels[(session_key(request), task)]
+        state.stopped = state.result is None or state.result.stop_reason == CANCELLED
+
+    def _audio_stream(self, request: Optional[gr.Request], task: str, req: Any) -> Iterator[tuple]:
+        """UI values (live chunk, text, full audio file, status) while an audio task runs."""
+        yield None, "", None, "Waiting for the model..."
+        state = StreamState()
+        for state, chunk in self._events(request, task, req):
+            live = wav_bytes(chunk) if (chunk is not None and self.stream_audio) else None
+            yield live, state.text, gr.skip(), state.progress()
+        audio = state.audio()
+        full = write_wav(audio) if audio is not None and audio.size else None
+        yield None, state.text, full, describe_result(state.result, state.stopped)
+
+    def _text_stream(self, request: Optional[gr.Request], task: str, req: Any) -> Iterator[tuple]:
+        """UI values (text so far, status) while a text task runs."""
+        yield "", "Waiting for the model..."
+        state = StreamState()
+        for state, _ in self._events(request, task, req):
+            yield state.text, state.progress()
+        yield state.text, describe_result(state.result, state.stopped)
+
+    def _run(self, req: Any) -> TaskResult:
+        return self.backend.run(req)
+
+    @staticmethod
+    def _audio_out(result: TaskResult) -> tuple[Optional[str], str]:
+        audio = result.audio
+        return (write_wav(audio, result.sample_rate) if audio is not None and audio.size else None,
+                result.text)
+
+    # -- the Model tab -------------------------------------------------------------------
+    @user_errors
+    def model_status(self, request: gr.Request) -> str:
+        return status_markdown(self.backend.status())
+
+    def model_action(self, action: str, role: str) -> Callable:
+        """A button function that loads or unloads ``role`` and returns the new status."""
+        @user_errors
+        def act(request: gr.Request) -> str:
+            getattr(self.backend, action)(role)
+            return status_markdown(self.backend.status())
+        act.__name__ = f"{action}_{role}"
+        return act
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value) or "-"
+    return html.escape(str(value)).replace("|", "\\|")
+
+
+def _flatten(info: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in info.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{name} / ")
+        else:
+            yield name, value
+
+
+def status_markdown(info: dict) -> str:
+    """The backend's status dict as a two-column table (nested dicts become "a / b" rows)."""
+    rows = ["| | |", "|---|---|"]
+    rows += [f"| {html.escape(name)} | {_cell(value)} |" for name, value in _flatten(info)]
+    return "\n".join(rows)

@@ -1,0 +1,168 @@
+"""From widget values to typed task inputs, and from model outputs to things a browser plays.
+
+Pure helpers, no gradio: the handlers call them, the tests call them directly. Every bad
+value raises a :mod:`mimo_core.errors` error with one readable line (the handlers turn those
+into ``gr.Error`` toasts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import soundfile as sf
+
+from mimo_core.constants import SAMPLE_RATE
+from mimo_core.errors import AudioInputError, PromptError
+from mimo_core.tasks.limits import Limits, check_text
+from mimo_core.tasks.types import GenerationOptions
+
+try:                                    # the project's loader (decode, mono, resample, checks)
+    from mimo_core.audio_io import load_audio as _core_load_audio
+except ImportError:                     # pragma: no cover - until mimo_core.audio_io lands
+    _core_load_audio = None
+
+__all__ = ["SAMPLER_FIELDS", "Limits", "read_audio", "read_text", "options_from",
+           "wav_bytes", "write_wav", "audio_path_of"]
+
+# The advanced-settings widgets every task tab has, in the order their values reach a handler.
+SAMPLER_FIELDS = ("greedy", "seed", "max_seconds", "text_temperature", "text_top_p",
+                  "audio_temperature", "audio_top_p")
+GROUPS_PER_SECOND = 6.25                # LM positions per second of output audio
+_MAX_SEED = 2**63 - 1
+
+
+def audio_path_of(value: Any) -> Any:
+    """The file behind a widget value: gr.Audio(type="filepath") gives a str; the HTTP API may
+    give a FileData dict ``{"path": ...}``; arrays and ``(rate, samples)`` pass through."""
+    if isinstance(value, dict):
+        return value.get("path") or value.get("name")
+    return value
+
+
+def _fallback_load_audio(source: Any, *, max_seconds: Optional[float] = None) -> np.ndarray:
+    """Minimal loader used only while mimo_core.audio_io is absent (same contract)."""
+    import soxr
+    if isinstance(source, tuple):
+        rate, wav = int(source[0]), np.asarray(source[1])
+    else:
+        try:
+            wav, rate = sf.read(str(source), dtype="float32", always_2d=True)
+        except Exception as exc:  # noqa: BLE001 - libsndfile says "Format not recognised" etc.
+            raise AudioInputError(f"cannot read audio file {Path(str(source)).name}: "
+                                  f"{str(exc).splitlines()[0]}") from exc
+    if np.issubdtype(wav.dtype, np.integer):
+        wav = wav.astype(np.float32) / np.iinfo(wav.dtype).max
+    wav = np.asarray(wav, dtype=np.float32)
+    wav = wav.mean(axis=1) if wav.ndim == 2 else wav
+    if wav.size == 0:
+        raise AudioInputError("the audio is empty")
+    if not np.isfinite(wav).all():
+        raise AudioInputError("the audio holds NaN or infinite samples")
+    if rate != SAMPLE_RATE:
+        wav = soxr.resample(wav, rate, SAMPLE_RATE).astype(np.float32)
+    if max_seconds is not None and wav.size / SAMPLE_RATE > max_seconds:
+        from mimo_core.errors import InputTooLongError
+        raise InputTooLongError(f"the audio is {wav.size / SAMPLE_RATE:.1f} s long; "
+                                f"the limit is {max_seconds:g} s")
+    return wav
+
+
+def read_audio(value: Any, what: str, limits: Limits, *, required: bool = True
+               ) -> Optional[np.ndarray]:
+    """Load one audio widget value as 24 kHz mono float32, or raise a readable error.
+
+    ``what`` names the widget in the message ("the input audio", "example 2's output").
+    """
+    source = audio_path_of(value)
+    if source is None or (isinstance(source, str) and not source.strip()):
+        if required:
+            raise AudioInputError(f"{what} is missing: upload a file or record with the microphone")
+        return None
+    if isinstance(source, (str, Path)) and not Path(source).is_file():
+        raise AudioInputError(f"{what}: file not found ({Path(source).name})")
+    load = _core_load_audio or _fallback_load_audio
+    try:
+        return load(source, max_seconds=limits.max_audio_seconds)
+    except (AudioInputError, PromptError) as exc:
+        raise type(exc)(f"{what}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file for the user
+        if exc.__class__.__module__.startswith("mimo_core"):
+            raise type(exc)(f"{what}: {exc}") from exc
+        raise AudioInputError(f"{what} cannot be read as audio ({type(exc).__name__})") from exc
+
+
+def read_text(value: Any, what: str, limits: Limits, *, required: bool = True) -> str:
+    """Strip and check one text widget value (empty / over-long -> readable error)."""
+    text = "" if value is None else str(value)
+    return check_text(text.strip(), what, limits, required=required).strip()
+
+
+def _number(value: Any, what: str) -> Optional[float]:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise PromptError(f"{what} must be a number, got {value!r}") from None
+    if not np.isfinite(number):
+        raise PromptError(f"{what} must be a finite number, got {value!r}")
+    return number
+
+
+def options_from(values: tuple, *, min_seconds: float = 0.0) -> GenerationOptions:
+    """Build :class:`GenerationOptions` from the advanced-settings values (``SAMPLER_FIELDS``
+    order). An empty field means the task's default; ``max_seconds`` caps the output."""
+    if len(values) != len(SAMPLER_FIELDS):
+        raise PromptError(f"expected {len(SAMPLER_FIELDS)} sampler settings, got {len(values)}")
+    named = dict(zip(SAMPLER_FIELDS, values))
+    seed = _number(named["seed"], "seed")
+    if seed is not None and not (0 <= seed <= _MAX_SEED and seed == int(seed)):
+        raise PromptError(f"seed must be a whole number >= 0, got {named['seed']!r}")
+    seconds = _number(named["max_seconds"], "maximum length")
+    if seconds is not None and seconds <= min_seconds:
+        raise PromptError(f"maximum length must be more than {min_seconds:g} s, got {seconds:g}")
+    return GenerationOptions(
+        greedy=bool(named["greedy"]),
+        seed=None if seed is None else int(seed),
+        max_new_groups=None if seconds is None else max(1, int(np.ceil(seconds * GROUPS_PER_SECOND))),
+        text_temperature=_number(named["text_temperature"], "text temperature"),
+        text_top_p=_number(named["text_top_p"], "text top-p"),
+        audio_temperature=_number(named["audio_temperature"], "audio temperature"),
+        audio_top_p=_number(named["audio_top_p"], "audio top-p"),
+    )
+
+
+def _pcm16(wav: np.ndarray) -> np.ndarray:
+    wav = np.nan_to_num(np.asarray(wav, dtype=np.float32).reshape(-1))
+    return (np.clip(wav, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def wav_bytes(chunk: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """One streamed chunk as a complete 16-bit PCM WAV file (what gr.Audio streaming takes)."""
+    buf = io.BytesIO()
+    sf.write(buf, _pcm16(chunk), sample_rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def output_dir() -> Path:
+    path = Path(os.environ.get("MIMO_APP_TMP") or Path(tempfile.gettempdir()) / "mimo_audio_app")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_wav(wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> str:
+    """Write audio to a content-named WAV file (same audio -> same file) and return its path."""
+    pcm = _pcm16(wav)
+    digest = hashlib.sha1(pcm.tobytes()).hexdigest()[:20]
+    path = output_dir() / f"mimo-{digest}.wav"
+    if not path.is_file():
+        tmp = path.with_suffix(f".{os.getpid()}.part")
+        sf.write(tmp, pcm, sample_rate, format="WAV", subtype="PCM_16")
+        os.replace(tmp, path)
+    return str(path)

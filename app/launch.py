@@ -1,0 +1,175 @@
+"""The ``app`` command: pick the models, build the UI, serve it.
+
+    python run_mimo_audio.py [flags]          (no command = app)
+
+With no model flag the official repos are used (downloaded with progress bars on first use);
+when they cannot be had (offline, no disk), the app falls back to the ``tiny`` demo model and
+says so in a red banner on every page. ``--tiny`` forces the demo model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from typing import Any, Optional
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 7860
+TINY_BANNER = (
+    "DEMO MODEL: this app is running the tiny random 'tiny' model, so every output is NOISE, "
+    "not speech or meaningful text. {reason}To use the real MiMo-Audio weights, run it where "
+    "huggingface.co is reachable (they download on first start: ~35 GB), or pass local copies: "
+    "python run_mimo_audio.py --model-path DIR --base-model-path DIR --tokenizer-path DIR")
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    instruct: str
+    base: str
+    tokenizer: str
+    banner: Optional[str] = None          # set when the demo model is used
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("app", help="launch the web UI (the default command)",
+                              description="Launch the MiMo-Audio Studio web UI.")
+    from mimo_core.cli.common import add_model_args
+
+    add_model_args(p)           # --model-path --base-model-path --tokenizer-path --device --dtype
+    p.add_argument("--tiny", action="store_true",
+                   help="force the tiny random demo model (its output is noise)")
+    s = p.add_argument_group("server")
+    s.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)))
+    s.add_argument("--server-name", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to listen on (0.0.0.0 for every interface)")
+    s.add_argument("--root-path", default=None, help="URL prefix when served behind a proxy")
+    s.add_argument("--share", action="store_true", help="also serve on a public gradio.live link")
+    s.add_argument("--concurrency", type=int, default=4,
+                   help="model requests run at once (the engine batches them)")
+    s.add_argument("--max-queue", type=int, default=64, help="requests allowed to wait")
+    p.set_defaults(func=main)
+
+
+# ----------------------------------------------------------------------------------- models
+def choose_models(args: argparse.Namespace) -> ModelChoice:
+    """Which checkpoints to serve; falls back to ``tiny`` (with a banner) when the official
+    repos cannot be had and no model flag was given."""
+    from mimo_core.errors import ModelLoadError
+    from mimo_core.resolve import DEFAULT_SPECS, TINY, Role, resolve_spec
+
+    if args.tiny:
+        return ModelChoice(TINY, TINY, TINY, TINY_BANNER.format(reason="(--tiny was given.) "))
+    given = (args.model_path, args.base_model_path, args.tokenizer_path)
+    if any(given):
+        # explicit choices are used as given; a missing one means the official repo
+        return ModelChoice(args.model_path or DEFAULT_SPECS[Role.INSTRUCT],
+                           args.base_model_path or DEFAULT_SPECS[Role.BASE],
+                           args.tokenizer_path or DEFAULT_SPECS[Role.TOKENIZER],
+                           _banner_if_tiny(given))
+    try:
+        # fetch what the first page needs now (progress bars on stderr); Base on first use
+        tokenizer = str(resolve_spec(None, Role.TOKENIZER))
+        instruct = str(resolve_spec(None, Role.INSTRUCT))
+    except ModelLoadError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+        print("warning: falling back to the tiny DEMO model; its output is noise", file=sys.stderr)
+        reason = f"(The official weights could not be had: {exc}.) "
+        return ModelChoice(TINY, TINY, TINY, TINY_BANNER.format(reason=reason))
+    return ModelChoice(instruct, DEFAULT_SPECS[Role.BASE], tokenizer)
+
+
+def _banner_if_tiny(specs: tuple) -> Optional[str]:
+    from mimo_core.resolve import is_tiny
+    named = [s for s in specs if s and is_tiny(s)]
+    if named:
+        return TINY_BANNER.format(reason="('tiny' was chosen on the command line.) ")
+    return None
+
+
+def open_model(choice: ModelChoice, args: argparse.Namespace) -> Any:
+    """The ``MimoAudio`` facade over the chosen checkpoints (models load on first use)."""
+    from mimo_core.cli.common import resolve_device_dtype
+    from mimo_core.tasks import MimoAudio
+
+    device, dtype = resolve_device_dtype(args.device, args.dtype)
+    return MimoAudio.from_specs(choice.instruct, choice.base, choice.tokenizer,
+                                device=device, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------------- server
+def share_reachable(timeout_s: float = 5.0) -> tuple[bool, str]:
+    """Whether the Gradio share server answers from this network (and why not)."""
+    import httpx
+    from gradio import networking
+
+    if os.environ.get("GRADIO_SHARE_SERVER_ADDRESS"):
+        return True, ""
+    try:
+        httpx.get(networking.GRADIO_API_SERVER, timeout=timeout_s).raise_for_status()
+    except Exception as exc:  # noqa: BLE001 - any network failure means no share link
+        return False, f"{type(exc).__name__}"
+    return True, ""
+
+
+def allowed_paths() -> list[str]:
+    """Folders the browser may fetch files from: our example clips and our output files."""
+    from .inputs import output_dir
+    from .presets import ASSETS_DIR
+    return [str(ASSETS_DIR), str(output_dir())]
+
+
+def launch(demo: Any, args: argparse.Namespace, *, block: bool = True) -> Any:
+    """Queue settings, then serve; ``--share`` degrades to local with one clear line."""
+    from .ui import CSS
+
+    demo.queue(default_concurrency_limit=max(1, args.concurrency), max_size=max(1, args.max_queue))
+    share = bool(args.share)
+    if share:
+        ok, why = share_reachable()
+        if not ok:
+            print(f"--share: the Gradio share server cannot be reached from this network ({why}); "
+                  f"serving locally only, on http://{args.server_name}:{args.port}", file=sys.stderr)
+            share = False
+    return demo.launch(server_name=args.server_name, server_port=args.port, share=share,
+                       root_path=args.root_path, allowed_paths=allowed_paths(), css=CSS,
+                       show_error=True, prevent_thread_lock=not block,
+                       footer_links=["api", "gradio"])
+
+
+def ffmpeg_available() -> bool:
+    """gradio encodes streamed audio with ffmpeg; without it only the final audio plays."""
+    return shutil.which("ffmpeg") is not None
+
+
+def make_handlers(model: Any, banner: Optional[str]) -> Any:
+    from .backend import make_backend
+    from .handlers import Handlers
+    stream_audio = ffmpeg_available()
+    if not stream_audio:
+        print("warning: ffmpeg not found; audio plays when generation ends instead of while it "
+              "runs (install ffmpeg for live playback)", file=sys.stderr)
+    return Handlers(make_backend(model), banner=banner, stream_audio=stream_audio)
+
+
+def main(args: argparse.Namespace) -> int:
+    from mimo_core.errors import MimoError
+    from .ui import build_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    try:
+        choice = choose_models(args)
+        model = open_model(choice, args)
+    except MimoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if choice.banner:
+        print(f"warning: {choice.banner}", file=sys.stderr)
+    demo = build_app(make_handlers(model, choice.banner))
+    launch(demo, args)
+    return 0

@@ -1,0 +1,104 @@
+"""A stand-in for ``mimo_core.tasks.MimoAudio`` with the same API, for fast UI tests.
+
+It streams like the real one (text deltas, 24 kHz float32 audio chunks of one LM position
+each, a final event with the result), honours the cancel event between steps, and keeps
+conversations as values. Its output is a quiet tone, and its text says which request it got,
+so tests can check what reached the model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from typing import Iterator, Optional
+
+import numpy as np
+
+from mimo_core.constants import GROUP_SIZE, SAMPLE_RATE, SAMPLES_PER_FRAME, STREAMS
+from mimo_core.tasks.types import (Conversation, StreamEvent, TaskResult, Turn)
+
+SPEAKING = {"continue", "s2s", "tts", "dialogue"}
+CHUNK = GROUP_SIZE * SAMPLES_PER_FRAME            # samples per LM position (3840)
+
+
+class FakeMimoAudio:
+    def __init__(self, groups: int = 12, step_s: float = 0.02):
+        self.groups = groups              # positions per answer (unless options say fewer)
+        self.step_s = step_s              # time per position
+        self.loaded = {"instruct": True, "base": False}
+        self.requests: list = []          # every request seen, in order
+        self.active = 0                   # streams running now
+        self.max_active = 0
+        self._lock = threading.Lock()
+
+    # -- the MimoAudio API ----------------------------------------------------------------
+    def status(self) -> dict:
+        return {"device": "cpu", "dtype": "float32", "model": "fake",
+                "loaded": {k: ("yes" if v else "no") for k, v in self.loaded.items()},
+                "memory": {"cpu_rss_gib": 0.1}}
+
+    def load(self, role: str) -> None:
+        self.loaded[role] = True
+
+    def unload(self, role: str) -> None:
+        self.loaded[role] = False
+
+    def run(self, request) -> TaskResult:
+        result = None
+        for event in self.stream(request):
+            result = event.result or result
+        return result
+
+    def stream(self, request, cancel: Optional[threading.Event] = None) -> Iterator[StreamEvent]:
+        self.requests.append(request)
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            yield from self._stream(request, cancel)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    # -- what it "generates" ------------------------------------------------------------
+    def _answer_text(self, request) -> str:
+        said = getattr(request, "text", None) or getattr(request, "question", None) or ""
+        turns = len(request.conversation.turns) // 2 if getattr(request, "conversation", None) else 0
+        return f"[{request.task} turn {turns + 1}] {said}".strip()
+
+    def _stream(self, request, cancel) -> Iterator[StreamEvent]:
+        speaks = request.task in SPEAKING
+        limit = request.options.max_new_groups or self.groups
+        n = min(self.groups, limit)
+        words = self._answer_text(request).split(" ")
+        chunks, text = [], ""
+        stop_reason = "length"
+        for i in range(n):
+            if cancel is not None and cancel.is_set():
+                stop_reason = "cancelled"               # like the facade: a final "cancelled" result
+                n = i
+                break
+            time.sleep(self.step_s)
+            delta = (words[i] + " ") if i < len(words) else ""
+            text += delta
+            chunk = None
+            if speaks:
+                t = (np.arange(CHUNK) + i * CHUNK) / SAMPLE_RATE
+                chunk = (0.1 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+                chunks.append(chunk)
+            yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=i + 1, max_groups=n)
+        text = " ".join(words) if n >= len(words) and stop_reason == "length" else text.strip()
+        audio = np.concatenate(chunks) if chunks else None
+        conversation = None
+        if request.task in ("dialogue", "s2t", "chat"):
+            before = request.conversation or Conversation(task=request.task)
+            heard = getattr(request, "audio", None)
+            user = Turn("user", text=getattr(request, "text", "") or "",
+                        audio=heard if isinstance(heard, np.ndarray) else None)
+            conversation = replace(before.with_turns(user, Turn("assistant", text=text, audio=audio),
+                                                     tokens=np.zeros((STREAMS, 1), np.int64)),
+                                   task=request.task)
+        yield StreamEvent(groups_done=n, max_groups=n, result=TaskResult(
+            text=text, audio=audio, tokens=np.zeros((STREAMS, n), np.int64), new_groups=n,
+            stop_reason=stop_reason, conversation=conversation, task=request.task))
