@@ -59,9 +59,10 @@ TASK_DEFAULTS: dict[str, TaskDefaults] = {
     "chat": TaskDefaults(Role.INSTRUCT, Sampling(temperature=0.4, top_p=0.95), LOCAL_AUDIO,
                          (EOS, IM_END), speaks=False),
     "s2s": TaskDefaults(Role.BASE, GREEDY, LOCAL_AUDIO, (EOS, EOSTM), speaks=True),
-    # Continuation has no reference sampler row; we use the dialogue text sampler (the text
-    # row mostly carries <|empty|>) and the common local sampler. Pinned in tests.
-    "continue": TaskDefaults(Role.BASE, Sampling(temperature=0.6, top_p=0.95), LOCAL_AUDIO,
+    # Continuation has no task row: the reference's forward() without a task name uses its
+    # default samplers (the only ones with a top-k), as the golden harness did.
+    "continue": TaskDefaults(Role.BASE, Sampling(temperature=0.6, top_k=50, top_p=0.95),
+                             Sampling(temperature=0.9, top_k=50, top_p=0.95),
                              (EOSP, EOS), speaks=True, min_new_groups=CONTINUE_MIN_NEW_GROUPS),
 }
 
@@ -85,7 +86,7 @@ def _override(base: Sampling, greedy: bool, temperature, top_k, top_p) -> Sampli
         return GREEDY
     return Sampling(
         temperature=base.temperature if temperature is None else float(temperature),
-        top_k=base.top_k if top_k is None else int(top_k),
+        top_k=base.top_k if top_k is None else (int(top_k) or None),     # 0 = top-k off
         top_p=base.top_p if top_p is None else float(top_p),
         greedy=base.greedy and temperature is None and top_k is None and top_p is None,
     )

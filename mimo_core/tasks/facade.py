@@ -26,6 +26,7 @@ import torch
 from ..constants import GROUP_SIZE, SAMPLE_RATE
 from ..errors import MimoError
 from ..prompts import REFERENCE_SILENCE_SECONDS, extract_output
+from ..resolve import is_tiny, warn_tiny
 from .defaults import TASK_DEFAULTS, Sampling, resolve_options
 from .inputs import CodeEncoder
 from .limits import Limits, check_context
@@ -127,6 +128,8 @@ class MimoAudio:
 
         prepared, lm, prompt = self.prepare(request)
         defaults = TASK_DEFAULTS[prepared.task]
+        if is_tiny(lm.spec) or (defaults.speaks and self.models.tokenizer_is_tiny()):
+            warn_tiny(f"task {prepared.task}")
         opts = resolve_options(prepared.task, request.options, prompt.shape[1] // GROUP_SIZE,
                                prepared.requested_groups)
         gen = GenerationRequest(

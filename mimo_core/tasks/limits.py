@@ -71,8 +71,8 @@ def check_options(options: GenerationOptions) -> None:
         p = getattr(options, f"{side}_top_p")
         if t is not None and not t > 0:
             raise PromptError(f"{side} temperature must be > 0 (use greedy instead), got {t}")
-        if k is not None and k < 1:
-            raise PromptError(f"{side} top-k must be >= 1, got {k}")
+        if k is not None and k < 0:
+            raise PromptError(f"{side} top-k must be >= 1 (or 0 for off), got {k}")
         if p is not None and not 0 < p <= 1:
             raise PromptError(f"{side} top-p must be in (0, 1], got {p}")
 

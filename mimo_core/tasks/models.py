@@ -19,7 +19,7 @@ from typing import Optional
 import torch
 
 from ..errors import DeviceError, ModelNotConfiguredError
-from ..resolve import Role, is_tiny, resolve_spec, same_spec, warn_tiny
+from ..resolve import Role, is_tiny, resolve_spec, same_spec
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,9 @@ class ModelManager:
     def configured(self, role: Role) -> bool:
         return role == Role.TOKENIZER or self.specs[role] is not None
 
+    def tokenizer_is_tiny(self) -> bool:
+        return is_tiny(self.specs[Role.TOKENIZER])
+
     def uses_tiny(self) -> bool:
         return any(is_tiny(s) for s in self.specs.values() if s is not None)
 
@@ -106,8 +109,6 @@ class ModelManager:
                 self._codec_info = {"spec": str(spec) if spec is not None else None, "path": str(path),
                                     "load_seconds": round(time.perf_counter() - t0, 3)}
                 self._codec = codec
-        if is_tiny(self.specs[Role.TOKENIZER]):
-            warn_tiny("audio tokenizer")
         return self._codec
 
     # ------------------------------------------------------------------ language models
@@ -126,8 +127,6 @@ class ModelManager:
                     if loaded is None:
                         loaded = self._load_lm(role)
                     self._lms[role] = loaded
-        if is_tiny(loaded.spec):
-            warn_tiny(f"{role.value} LM")
         return loaded
 
     def _load_lm(self, role: Role) -> LoadedLM:

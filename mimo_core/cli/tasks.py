@@ -1,0 +1,348 @@
+"""Task commands: tts, asr, continue, s2s, understand, dialogue, s2t, chat.
+
+    run_mimo_audio.py tts --text "Hello there." --out hello.wav
+    run_mimo_audio.py asr speech.wav
+    run_mimo_audio.py continue speech.wav --duration 8 --out more.wav
+    run_mimo_audio.py s2s query.wav --preset voice_conversion --examples pairs.json --out conv.wav
+    run_mimo_audio.py dialogue question.wav --out answer.wav --save-conversation chat.npz
+    run_mimo_audio.py dialogue next.wav --conversation chat.npz --save-conversation chat.npz
+
+Text goes to stdout, progress and warnings to stderr. ``--model-path tiny`` runs offline on
+tiny random weights (noise). Exit status 0 on success; on bad input one ``error: ...`` line
+on stderr, exit status 1, and no output file written (outputs are written to temporary
+files and renamed into place only once everything succeeded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from ..constants import GROUP_SIZE
+from ..errors import PromptError
+from ..resolve import DEFAULT_SPECS, Role, is_tiny
+from .common import add_generation_args, add_model_args, resolve_device_dtype, run_reporting_errors
+
+_OUT_HELP = "write the output audio here (24 kHz wav; default: %(default)s)"
+
+
+# ------------------------------------------------------------------------------ parsers
+def register(subparsers) -> None:
+    def add(name: str, help_text: str, build: Callable[[argparse.ArgumentParser], None],
+            speaks: bool, conversation: bool = False) -> None:
+        parser = subparsers.add_parser(name, help=help_text, description=help_text)
+        build(parser)
+        if speaks:
+            parser.add_argument("--out", default=f"{name}.wav", metavar="WAV", help=_OUT_HELP)
+        if conversation:
+            parser.add_argument("--conversation", metavar="FILE",
+                                help="continue the conversation saved in FILE (.npz from --save-conversation)")
+            parser.add_argument("--save-conversation", metavar="FILE",
+                                help="save the updated conversation (.npz) to continue it later")
+        parser.add_argument("--json", metavar="FILE", help="also write a JSON result (text, stop reason, groups, paths)")
+        add_model_args(parser)
+        add_generation_args(parser)
+        parser.set_defaults(func=run_reporting_errors(run_task), task=name, speaks=speaks)
+
+    add("tts", "text to speech (Instruct)", _tts_args, speaks=True)
+    add("asr", "speech recognition (Instruct)", _asr_args, speaks=False)
+    add("continue", "speech continuation (Base)", _continue_args, speaks=True)
+    add("s2s", "few-shot speech-to-speech (Base)", _s2s_args, speaks=True)
+    add("understand", "audio understanding: answer a question about audio (Instruct)", _understand_args,
+        speaks=False)
+    add("dialogue", "spoken dialogue: speech in, speech + text out (Instruct)", _dialogue_args,
+        speaks=True, conversation=True)
+    add("s2t", "speech-to-text dialogue: speech in, text out (Instruct)", _audio_arg, speaks=False,
+        conversation=True)
+    add("chat", "text chat (Instruct)", _chat_args, speaks=False, conversation=True)
+
+
+def _audio_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("audio", help="input audio file (any common format; resampled to 24 kHz mono)")
+
+
+def _tts_args(p):
+    p.add_argument("--text", required=True, help="text to speak")
+    p.add_argument("--instruct", help="style instruction, e.g. 'speak slowly and warmly'")
+    p.add_argument("--voice-prompt", metavar="AUDIO", help="audio whose voice to imitate")
+    p.add_argument("--natural", action="store_true", help="the style is written inside --text itself")
+    p.add_argument("--template", help="override the request template (default: by language)")
+
+
+def _asr_args(p):
+    _audio_arg(p)
+    p.add_argument("--language", choices=("en", "zh"), help="template language (default en)")
+    p.add_argument("--template", help="override the request template")
+
+
+def _continue_args(p):
+    _audio_arg(p)
+    p.add_argument("--duration", type=float, default=10.0, help="seconds to generate at most (default 10)")
+
+
+def _s2s_args(p):
+    _audio_arg(p)
+    p.add_argument("--examples", required=True, metavar="JSON",
+                   help="JSON list of {input_audio, output_audio, transcript} (paths relative to the file)")
+    p.add_argument("--instruction", help="what to do with the input speech")
+    p.add_argument("--preset", metavar="NAME",
+                   help="use a preset's instruction (voice_conversion, emotion_conversion, speaking_rate, "
+                        "denoising, speech_translation)")
+
+
+def _understand_args(p):
+    _audio_arg(p)
+    p.add_argument("--question", required=True, help="question about the audio")
+    p.add_argument("--thinking", action="store_true", help="let the model think before answering")
+
+
+def _dialogue_args(p):
+    _audio_arg(p)
+    p.add_argument("--voice-prompt", metavar="AUDIO", help="audio whose voice the assistant should use")
+    p.add_argument("--system-prompt", help="system prompt ('' for none; default: the reference UI's)")
+
+
+def _chat_args(p):
+    p.add_argument("--text", required=True, help="your message")
+
+
+# ------------------------------------------------------------------------------ requests
+def _options(args):
+    from ..tasks import GenerationOptions
+
+    return GenerationOptions(
+        greedy=args.greedy, seed=args.seed, max_new_groups=args.max_new_groups,
+        text_temperature=args.text_temperature, text_top_k=args.text_top_k, text_top_p=args.text_top_p,
+        audio_temperature=args.audio_temperature, audio_top_k=args.audio_top_k, audio_top_p=args.audio_top_p)
+
+
+def _load_conversation(args):
+    from ..tasks import Conversation
+
+    if not getattr(args, "conversation", None):
+        return None
+    path = Path(args.conversation)
+    if not path.is_file():
+        raise PromptError(f"conversation file not found: {path}")
+    try:
+        return Conversation.load(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is one user error
+        raise PromptError(f"cannot read conversation file {path}: {type(exc).__name__}: {exc}") from None
+
+
+def load_examples(path: str | Path):
+    """Read a few-shot examples JSON: a list (or ``{"examples": [...]}``) of objects with
+    ``input_audio``, ``output_audio`` and ``transcript``; relative paths are taken from the file's folder."""
+    from ..tasks import FewShotExample
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PromptError(f"examples file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PromptError(f"cannot read examples file {path}: {exc}") from None
+    if isinstance(data, dict):
+        data = data.get("examples")
+    if not isinstance(data, list):
+        raise PromptError(f"{path} must hold a JSON list of examples")
+    examples = []
+    for n, item in enumerate(data, 1):
+        if not isinstance(item, dict):
+            raise PromptError(f"few-shot example {n} in {path} is not an object")
+        unknown = set(item) - {"input_audio", "output_audio", "transcript"}
+        if unknown:
+            raise PromptError(f"few-shot example {n} in {path} has unknown keys {sorted(unknown)}")
+        for key in ("input_audio", "output_audio"):
+            if not item.get(key):
+                side = key.split("_")[0]
+                raise PromptError(f"few-shot example {n} has no {side} audio (examples must be pairs)")
+        if not isinstance(item.get("transcript"), str) or not item["transcript"].strip():
+            raise PromptError(f"few-shot example {n} has no transcript")
+        audio = {k: str(Path(item[k]) if Path(item[k]).is_absolute() else path.parent / item[k])
+                 for k in ("input_audio", "output_audio")}
+        examples.append(FewShotExample(audio["input_audio"], audio["output_audio"], item["transcript"]))
+    return tuple(examples)
+
+
+def build_request(args):
+    """The typed request for ``args.task`` (no model needed)."""
+    from .. import tasks as t
+    from ..prompts import get_preset
+
+    opts, task = _options(args), args.task
+    if task == "tts":
+        return t.TTSRequest(args.text, instruct=args.instruct, voice_prompt=args.voice_prompt,
+                            natural=args.natural, template=args.template, options=opts)
+    if task == "asr":
+        return t.ASRRequest(args.audio, language=args.language, template=args.template, options=opts)
+    if task == "continue":
+        return t.ContinueRequest(args.audio, duration_s=args.duration, options=opts)
+    if task == "s2s":
+        if args.instruction and args.preset:
+            raise PromptError("give either --instruction or --preset, not both")
+        instruction = args.instruction or (get_preset(args.preset).instruction if args.preset else None)
+        if not instruction:
+            raise PromptError("s2s needs --instruction TEXT or --preset NAME")
+        return t.S2SRequest(args.audio, instruction, load_examples(args.examples), options=opts)
+    if task == "understand":
+        return t.UnderstandRequest(args.audio, args.question, thinking=args.thinking, options=opts)
+    if task == "dialogue":
+        return t.DialogueRequest(args.audio, _load_conversation(args), voice_prompt=args.voice_prompt,
+                                 system_prompt=args.system_prompt, options=opts)
+    if task == "s2t":
+        return t.S2TRequest(args.audio, _load_conversation(args), options=opts)
+    if task == "chat":
+        return t.ChatRequest(args.text, _load_conversation(args), options=opts)
+    raise PromptError(f"unknown task {task!r}")
+
+
+def model_specs(args) -> dict:
+    """instruct / base / tokenizer specs for the task: unset roles follow ``tiny``; a Base
+    task without --base-model-path uses the official Base repo (never the Instruct weights)."""
+    from ..tasks import TASK_DEFAULTS
+
+    role = TASK_DEFAULTS[args.task].role
+    tiny = any(is_tiny(s) for s in (args.model_path, args.base_model_path, args.tokenizer_path) if s)
+    default = (lambda r: "tiny") if tiny else (lambda r: DEFAULT_SPECS[r])
+    return {
+        "instruct": (args.model_path or default(Role.INSTRUCT)) if role == Role.INSTRUCT else None,
+        "base": (args.base_model_path or default(Role.BASE)) if role == Role.BASE else None,
+        "tokenizer": args.tokenizer_path or default(Role.TOKENIZER),
+    }
+
+
+# ------------------------------------------------------------------------------ running
+class _Outputs:
+    """Files to write, staged as temporaries beside their targets and renamed at the end."""
+
+    def __init__(self):
+        self._staged: list[tuple[Path, Path]] = []
+
+    def stage(self, target: str | Path, write: Callable[[Path], None]) -> Path:
+        target = Path(target)
+        if target.exists() and target.is_dir():
+            raise PromptError(f"output path {target} is a directory")
+        parent = target.parent if str(target.parent) else Path(".")
+        if not parent.is_dir():
+            raise PromptError(f"output folder {parent} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=parent)
+        os.close(fd)
+        self._staged.append((Path(tmp), target))
+        write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)               # mkstemp made it private; use the usual mode
+        return target
+
+    def commit(self) -> None:
+        for tmp, target in self._staged:
+            os.replace(tmp, target)
+        self._staged = []
+
+    def discard(self) -> None:
+        for tmp, _ in self._staged:
+            tmp.unlink(missing_ok=True)
+        self._staged = []
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    state = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, unit="group", file=sys.stderr, leave=False,
+                                      disable=None, mininterval=0.5, desc="generating")
+        bar.update(done - bar.n)
+
+    def close() -> None:
+        if state.get("bar") is not None:
+            state["bar"].close()
+
+    return update, close
+
+
+def _check_output_targets(args) -> None:
+    """Refuse unusable output paths before any work."""
+    for attr in ("out", "json", "save_conversation", "dump_tokens"):
+        value = getattr(args, attr, None) if (attr != "out" or args.speaks) else None
+        if not value:
+            continue
+        target = Path(value)
+        if target.is_dir():
+            raise PromptError(f"--{attr.replace('_', '-')} {target} is a directory")
+        parent = target.parent if str(target.parent) else Path(".")
+        if not parent.is_dir():
+            raise PromptError(f"--{attr.replace('_', '-')}: folder {parent} does not exist")
+
+
+def run_task(args) -> int:
+    import logging
+
+    from ..audio_io import save_audio
+    from ..tasks import MimoAudio
+
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+    _check_output_targets(args)
+    request = build_request(args)
+    device, dtype = resolve_device_dtype(args.device, args.dtype)
+    mimo = MimoAudio(**model_specs(args), device=device, dtype=dtype, max_batch=1)
+    outputs = _Outputs()
+    update, close_bar = _progress_bar()
+    try:
+        try:
+            result = mimo.run(request, progress=update)
+        finally:
+            close_bar()
+        paths = {}
+        if args.speaks and result.audio is not None:
+            paths["audio"] = str(outputs.stage(args.out, lambda p: save_audio(p, result.audio)))
+        if args.dump_tokens:
+            paths["tokens"] = str(outputs.stage(args.dump_tokens, lambda p: _save_npy(p, result.tokens)))
+        if getattr(args, "save_conversation", None) and result.conversation is not None:
+            paths["conversation"] = str(outputs.stage(args.save_conversation, result.conversation.save))
+        if args.json:
+            payload = result_json(result, paths, tiny=mimo.models.uses_tiny())
+            outputs.stage(args.json, lambda p: p.write_text(json.dumps(payload, ensure_ascii=False, indent=2)))
+        outputs.commit()
+    except BaseException:
+        outputs.discard()
+        raise
+    finally:
+        mimo.close()
+    if result.text:
+        print(result.text)
+    for kind, path in paths.items():
+        print(f"wrote {kind}: {path}", file=sys.stderr)
+    return 0
+
+
+def _save_npy(path: Path, array) -> None:
+    import numpy as np
+
+    with open(path, "wb") as fh:
+        np.save(fh, np.asarray(array, dtype=np.int64))
+
+
+def result_json(result, paths: dict, tiny: bool) -> dict:
+    return {
+        "task": result.task,
+        "text": result.text,
+        "stop_reason": result.stop_reason,
+        "stop_token": result.stop_token,
+        "new_groups": result.new_groups,
+        "prompt_groups": result.prompt_columns // GROUP_SIZE,
+        "seed": result.seed,
+        "audio_seconds": round(result.duration_s, 4) if result.audio is not None else None,
+        "sample_rate": result.sample_rate,
+        "paths": paths,
+        "tiny_model_noise": tiny,
+    }
