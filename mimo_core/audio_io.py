@@ -1,0 +1,135 @@
+"""Audio at the edges: anything readable in, 24 kHz mono float32 inside, wav/flac out.
+
+``load_audio`` accepts a path, raw file bytes, an ``(array, sample_rate)`` pair or a
+24 kHz 1-D array; mixes channels to mono; resamples with soxr ("VHQ"); and rejects bad
+input with one readable line (``AudioInputError`` / ``InputTooLongError``). Silence is
+valid audio. Formats: whatever libsndfile reads (wav, flac, ogg, mp3 with libsndfile
+>= 1.1), then librosa/audioread as a fallback for paths.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .constants import SAMPLE_RATE
+from .errors import AudioInputError, InputTooLongError
+
+MIN_SAMPLE_RATE = 1_000
+MAX_SAMPLE_RATE = 384_000
+RESAMPLE_QUALITY = "VHQ"
+WRITE_SUBTYPES = {".wav": "PCM_16", ".flac": "PCM_16"}
+
+
+def _read_file(source, label: str) -> tuple[np.ndarray, int]:
+    try:
+        data, sr = sf.read(source, dtype="float32", always_2d=True)                       # [N, ch]
+        return data.mean(axis=1), int(sr)
+    except Exception as first:  # noqa: BLE001 - libsndfile could not parse it
+        if isinstance(source, (str, Path)):
+            try:
+                import librosa
+                data, sr = librosa.load(str(source), sr=None, mono=False)
+                data = np.atleast_2d(data).astype(np.float32)                             # [ch, N]
+                return data.mean(axis=0), int(sr)
+            except Exception:  # noqa: BLE001
+                pass
+        reason = str(first).splitlines()[0] if str(first) else type(first).__name__
+        raise AudioInputError(f"cannot read audio from {label}: {reason}") from None
+
+
+def _from_source(source) -> tuple[np.ndarray, int, str]:
+    """-> (samples: [N] from files, [N] / [N, ch] / [ch, N] from arrays; sample rate; label)."""
+    if isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise AudioInputError(f"audio file not found: {path}")
+        if not path.is_file():
+            raise AudioInputError(f"not an audio file: {path}")
+        data, sr = _read_file(str(path), str(path))
+        return data, sr, str(path)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if not len(source):
+            raise AudioInputError("audio data is empty (0 bytes)")
+        data, sr = _read_file(io.BytesIO(bytes(source)), "the uploaded bytes")
+        return data, sr, "the uploaded bytes"
+    if isinstance(source, tuple) and len(source) == 2:
+        array, sr = source
+        if isinstance(array, (int, float)) and not isinstance(sr, (int, float)):
+            array, sr = sr, array                                  # gradio's (rate, array) order
+        return _as_array(array), _as_rate(sr), "the given array"
+    if isinstance(source, np.ndarray) or hasattr(source, "numpy"):
+        return _as_array(source), SAMPLE_RATE, "the given array"
+    raise AudioInputError(f"unsupported audio source of type {type(source).__name__}")
+
+
+def _as_array(array) -> np.ndarray:
+    if hasattr(array, "detach"):
+        array = array.detach().cpu().numpy()
+    array = np.asarray(array)
+    if array.dtype.kind not in "fiu":
+        raise AudioInputError(f"audio samples must be numbers, got dtype {array.dtype}")
+    if array.dtype.kind in "iu":                                   # integer PCM -> [-1, 1)
+        array = array.astype(np.float64) / float(2 ** (8 * array.dtype.itemsize - 1))
+    if array.ndim not in (1, 2):
+        raise AudioInputError(f"audio must be 1-D (mono) or 2-D (samples x channels), got shape {array.shape}")
+    return array
+
+
+def _as_rate(sr) -> int:
+    try:
+        rate = float(sr)
+    except (TypeError, ValueError):
+        raise AudioInputError(f"sample rate must be a number, got {sr!r}") from None
+    if not np.isfinite(rate) or rate != int(rate):
+        raise AudioInputError(f"sample rate must be a whole number of Hz, got {sr!r}")
+    return int(rate)
+
+
+def to_mono(data: np.ndarray) -> np.ndarray:
+    """[N], [N, ch] or [ch, N] (the shorter axis is channels) -> [N] by averaging channels."""
+    if data.ndim == 1:
+        return data
+    channel_axis = 0 if data.shape[0] < data.shape[1] else 1
+    return data.mean(axis=channel_axis)
+
+
+def load_audio(source, *, max_seconds: float | None = None) -> np.ndarray:
+    """Any supported source -> float32 mono 24 kHz samples [N]. Raises AudioInputError/InputTooLongError."""
+    data, sr, label = _from_source(source)
+    if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+        raise AudioInputError(f"unsupported sample rate {sr} Hz in {label} "
+                              f"(expected {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz)")
+    wav = to_mono(data)
+    if wav.size == 0:
+        raise AudioInputError(f"{label} contains no audio samples")
+    if not np.isfinite(wav).all():
+        raise AudioInputError(f"{label} contains NaN or infinite samples")
+    seconds = wav.size / sr
+    if max_seconds is not None and seconds > max_seconds:
+        raise InputTooLongError(f"audio is {seconds:.1f} s long; the limit is {max_seconds:g} s")
+    if sr != SAMPLE_RATE:
+        wav = soxr.resample(wav.astype(np.float64), sr, SAMPLE_RATE, quality=RESAMPLE_QUALITY)
+        if wav.size == 0:
+            raise AudioInputError(f"{label} is too short to resample to {SAMPLE_RATE} Hz")
+    return np.ascontiguousarray(wav, dtype=np.float32)
+
+
+def save_audio(path: str | Path, wav, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Write mono float samples as 16-bit PCM .wav or .flac (chosen by extension)."""
+    path = Path(path)
+    subtype = WRITE_SUBTYPES.get(path.suffix.lower())
+    if subtype is None:
+        raise AudioInputError(f"cannot write {path.name}: use a .wav or .flac file name")
+    data = _as_array(wav).astype(np.float32)
+    if data.ndim != 1:
+        raise AudioInputError(f"save_audio expects mono samples [N], got shape {data.shape}")
+    if not np.isfinite(data).all():
+        raise AudioInputError("cannot save audio containing NaN or infinite samples")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.clip(data, -1.0, 1.0), int(sample_rate), subtype=subtype)
+    return path
