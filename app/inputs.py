@@ -17,21 +17,17 @@ from typing import Any, Optional
 import numpy as np
 import soundfile as sf
 
+from mimo_core.audio_io import load_audio
 from mimo_core.constants import SAMPLE_RATE
-from mimo_core.errors import AudioInputError, PromptError
+from mimo_core.errors import AudioInputError, MimoError, PromptError
 from mimo_core.tasks.limits import Limits, check_text
 from mimo_core.tasks.types import GenerationOptions
 
-try:                                    # the project's loader (decode, mono, resample, checks)
-    from mimo_core.audio_io import load_audio as _core_load_audio
-except ImportError:                     # pragma: no cover - until mimo_core.audio_io lands
-    _core_load_audio = None
-
-__all__ = ["SAMPLER_FIELDS", "Limits", "read_audio", "read_text", "options_from",
+__all__ = ["SAMPLER_FIELDS", "read_audio", "read_text", "options_from",
            "wav_bytes", "write_wav", "audio_path_of"]
 
 # The advanced-settings widgets every task tab has, in the order their values reach a handler.
-SAMPLER_FIELDS = ("greedy", "seed", "max_seconds", "text_temperature", "text_top_p",
+SAMPLER_FIELDS = ("greedy", "seed", "min_seconds", "max_seconds", "text_temperature", "text_top_p",
                   "audio_temperature", "audio_top_p")
 GROUPS_PER_SECOND = 6.25                # LM positions per second of output audio
 _MAX_SEED = 2**63 - 1
@@ -43,34 +39,6 @@ def audio_path_of(value: Any) -> Any:
     if isinstance(value, dict):
         return value.get("path") or value.get("name")
     return value
-
-
-def _fallback_load_audio(source: Any, *, max_seconds: Optional[float] = None) -> np.ndarray:
-    """Minimal loader used only while mimo_core.audio_io is absent (same contract)."""
-    import soxr
-    if isinstance(source, tuple):
-        rate, wav = int(source[0]), np.asarray(source[1])
-    else:
-        try:
-            wav, rate = sf.read(str(source), dtype="float32", always_2d=True)
-        except Exception as exc:  # noqa: BLE001 - libsndfile says "Format not recognised" etc.
-            raise AudioInputError(f"cannot read audio file {Path(str(source)).name}: "
-                                  f"{str(exc).splitlines()[0]}") from exc
-    if np.issubdtype(wav.dtype, np.integer):
-        wav = wav.astype(np.float32) / np.iinfo(wav.dtype).max
-    wav = np.asarray(wav, dtype=np.float32)
-    wav = wav.mean(axis=1) if wav.ndim == 2 else wav
-    if wav.size == 0:
-        raise AudioInputError("the audio is empty")
-    if not np.isfinite(wav).all():
-        raise AudioInputError("the audio holds NaN or infinite samples")
-    if rate != SAMPLE_RATE:
-        wav = soxr.resample(wav, rate, SAMPLE_RATE).astype(np.float32)
-    if max_seconds is not None and wav.size / SAMPLE_RATE > max_seconds:
-        from mimo_core.errors import InputTooLongError
-        raise InputTooLongError(f"the audio is {wav.size / SAMPLE_RATE:.1f} s long; "
-                                f"the limit is {max_seconds:g} s")
-    return wav
 
 
 def read_audio(value: Any, what: str, limits: Limits, *, required: bool = True
@@ -86,14 +54,11 @@ def read_audio(value: Any, what: str, limits: Limits, *, required: bool = True
         return None
     if isinstance(source, (str, Path)) and not Path(source).is_file():
         raise AudioInputError(f"{what}: file not found ({Path(source).name})")
-    load = _core_load_audio or _fallback_load_audio
     try:
-        return load(source, max_seconds=limits.max_audio_seconds)
-    except (AudioInputError, PromptError) as exc:
+        return load_audio(source, max_seconds=limits.max_audio_seconds)
+    except MimoError as exc:                    # AudioInputError, InputTooLongError
         raise type(exc)(f"{what}: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file for the user
-        if exc.__class__.__module__.startswith("mimo_core"):
-            raise type(exc)(f"{what}: {exc}") from exc
         raise AudioInputError(f"{what} cannot be read as audio ({type(exc).__name__})") from exc
 
 
@@ -115,22 +80,33 @@ def _number(value: Any, what: str) -> Optional[float]:
     return number
 
 
-def options_from(values: tuple, *, min_seconds: float = 0.0) -> GenerationOptions:
+def _groups(seconds: Optional[float]) -> Optional[int]:
+    return None if seconds is None else max(1, int(np.ceil(seconds * GROUPS_PER_SECOND)))
+
+
+def options_from(values: tuple) -> GenerationOptions:
     """Build :class:`GenerationOptions` from the advanced-settings values (``SAMPLER_FIELDS``
-    order). An empty field means the task's default; ``max_seconds`` caps the output."""
+    order). An empty field means the task's default; ``min_seconds`` / ``max_seconds`` bound
+    the output length (6.25 positions a second; for text tasks a position is a token)."""
     if len(values) != len(SAMPLER_FIELDS):
         raise PromptError(f"expected {len(SAMPLER_FIELDS)} sampler settings, got {len(values)}")
     named = dict(zip(SAMPLER_FIELDS, values))
     seed = _number(named["seed"], "seed")
     if seed is not None and not (0 <= seed <= _MAX_SEED and seed == int(seed)):
         raise PromptError(f"seed must be a whole number >= 0, got {named['seed']!r}")
-    seconds = _number(named["max_seconds"], "maximum length")
-    if seconds is not None and seconds <= min_seconds:
-        raise PromptError(f"maximum length must be more than {min_seconds:g} s, got {seconds:g}")
+    low = _number(named["min_seconds"], "minimum length")
+    high = _number(named["max_seconds"], "maximum length")
+    if low is not None and low < 0:
+        raise PromptError(f"minimum length must be >= 0 s, got {low:g}")
+    if high is not None and high <= 0:
+        raise PromptError(f"maximum length must be more than 0 s, got {high:g}")
+    if low is not None and high is not None and low > high:
+        raise PromptError(f"minimum length {low:g} s is more than the maximum {high:g} s")
     return GenerationOptions(
         greedy=bool(named["greedy"]),
         seed=None if seed is None else int(seed),
-        max_new_groups=None if seconds is None else max(1, int(np.ceil(seconds * GROUPS_PER_SECOND))),
+        min_new_groups=None if not low else _groups(low),
+        max_new_groups=_groups(high),
         text_temperature=_number(named["text_temperature"], "text temperature"),
         text_top_p=_number(named["text_top_p"], "text top-p"),
         audio_temperature=_number(named["audio_temperature"], "audio temperature"),

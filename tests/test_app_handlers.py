@@ -18,7 +18,7 @@ from mimo_core.constants import SAMPLE_RATE
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.types import S2SRequest, TTSRequest
 
-SAMPLER = (False, None, None, None, None, None, None)   # every advanced setting at its default
+SAMPLER = (False, None, None, None, None, None, None, None)   # every advanced setting at its default
 
 
 def session(name: str) -> SimpleNamespace:
@@ -89,7 +89,9 @@ def test_over_long_audio(fake, wav):
 
 
 def test_bad_settings_and_modes(h, wav):
-    assert "seed" in error_of(h.tts_api, None, "hi", "plain", "", None, False, -3, None, None, None, None, None)
+    assert "seed" in error_of(h.tts_api, None, "hi", "plain", "", None, False, -3, *SAMPLER[2:])
+    assert "minimum length 3 s is more than the maximum 2 s" in error_of(
+        h.tts_api, None, "hi", "plain", "", None, False, None, 3, 2, None, None, None, None)
     assert "unknown TTS mode" in error_of(h.tts_api, None, "hi", "sing", "", None, *SAMPLER)
     assert "style instruction is empty" in error_of(h.tts_api, None, "hi", "style instruction", "", None, *SAMPLER)
     assert "voice prompt is missing" in error_of(h.tts_api, None, "hi", "voice prompt", "", None, *SAMPLER)
@@ -123,7 +125,7 @@ def test_tts_modes_reach_the_model_as_typed_requests(h, fake, wav):
     h.tts_api(None, "Hello", "plain", "ignored", wav, *SAMPLER)
     h.tts_api(None, "Hello", "style instruction", "whisper", None, *SAMPLER)
     h.tts_api(None, "Hello", "voice prompt", "", wav, *SAMPLER)
-    h.tts_api(None, "Say it sadly: bye", "natural instruction", "x", None, False, 7, 2, 0.5, 0.9, 0.8, 0.7)
+    h.tts_api(None, "Say it sadly: bye", "natural instruction", "x", None, False, 7, 1, 2, 0.5, 0.9, 0.8, 0.7)
     plain, style, voice, natural = fake.requests
     assert all(isinstance(r, TTSRequest) for r in fake.requests)
     assert (plain.instruct, plain.voice_prompt, plain.natural) == (None, None, False)
@@ -131,7 +133,8 @@ def test_tts_modes_reach_the_model_as_typed_requests(h, fake, wav):
     assert voice.instruct is None and voice.voice_prompt.shape == (SAMPLE_RATE,)
     assert natural.natural and natural.instruct is None
     o = natural.options
-    assert (o.seed, o.max_new_groups, o.text_temperature, o.text_top_p) == (7, 13, 0.5, 0.9)
+    assert (o.seed, o.min_new_groups, o.max_new_groups) == (7, 7, 13)
+    assert (o.text_temperature, o.text_top_p) == (0.5, 0.9)
     assert (o.audio_temperature, o.audio_top_p) == (0.8, 0.7)
 
 

@@ -44,8 +44,12 @@ def sampler_panel(task: str, *, speaks: bool = True) -> list[gr.components.Compo
         with gr.Row():
             greedy = gr.Checkbox(label="Greedy (no sampling)", value=False)
             seed = gr.Number(label="Seed (empty = random)", value=None, precision=0, minimum=0)
+        with gr.Row():
+            min_s = gr.Number(label="Minimum length, seconds (empty = task default)", value=None,
+                              minimum=0, elem_classes=["min-seconds"])
             max_s = gr.Number(label="Maximum length, seconds (empty = until the model stops)",
-                              value=DEFAULT_MAX_SECONDS.get(task), minimum=0)
+                              value=DEFAULT_MAX_SECONDS.get(task), minimum=0,
+                              elem_classes=["max-seconds"])
         with gr.Row():
             t_temp = gr.Number(label=f"Text temperature ({_default_hint(task, 'text', 'temperature')})",
                                value=None, minimum=0)
@@ -56,7 +60,7 @@ def sampler_panel(task: str, *, speaks: bool = True) -> list[gr.components.Compo
                                value=None, minimum=0)
             a_top_p = gr.Number(label=f"Audio top-p ({_default_hint(task, 'audio', 'top_p')})",
                                 value=None, minimum=0, maximum=1)
-    fields = [greedy, seed, max_s, t_temp, t_top_p, a_temp, a_top_p]
+    fields = [greedy, seed, min_s, max_s, t_temp, t_top_p, a_temp, a_top_p]
     assert len(fields) == len(SAMPLER_FIELDS)
     return fields
 

@@ -1,0 +1,101 @@
+"""The UI factory with fake handlers: every tab, every named endpoint, the demo banner."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from app import Handlers, build_app
+from app.ui import TABS
+from app.ui.widgets import named
+from browser.fake_backend import FakeMimoAudio
+
+APP_DIR = Path(__file__).resolve().parents[1] / "app"
+TASKS = ("continue", "s2s", "tts", "asr", "understand", "dialogue", "s2t", "chat")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return build_app(Handlers(FakeMimoAudio(), banner="DEMO MODEL: noise <b>"))
+
+
+@pytest.fixture(scope="module")
+def config(demo):
+    return demo.get_config_file()
+
+
+def _components(config, kind):
+    return [c for c in config["components"] if c.get("type") == kind]
+
+
+def test_every_tab_is_built_in_order(config):
+    labels = [c["props"].get("label") for c in _components(config, "tabitem")]
+    assert labels == [label for label, _, _ in TABS]
+    assert len(labels) == 9
+
+
+def test_every_task_has_a_stream_a_one_shot_and_a_stop_endpoint(config):
+    names = {d.get("api_name") for d in config["dependencies"]}
+    for task in TASKS:
+        assert {task, f"{task}_stream", f"{task}_stop"} <= names, task
+    assert {"model_status", "load_base", "unload_base", "load_instruct", "unload_instruct",
+            "dialogue_clear", "s2t_clear", "chat_clear", "s2s_preset"} <= names
+
+
+def test_model_events_share_one_concurrency_group(demo):
+    by_name = {fn.api_name: fn for fn in demo.fns.values()}
+    for task in TASKS:
+        assert by_name[task].concurrency_id == by_name[f"{task}_stream"].concurrency_id == "model"
+        assert by_name[task].concurrency_limit == "default"      # the --concurrency value
+    assert by_name["tts_stop"].queue is False               # Stop never waits behind the model
+
+
+def test_audio_inputs_take_upload_and_microphone(config):
+    inputs = [c for c in _components(config, "audio") if c["props"].get("interactive") is not False
+              and c["props"].get("visible") is not False]
+    assert len(inputs) >= 8
+    for c in inputs:
+        assert c["props"]["sources"] == ["upload", "microphone"], c["props"].get("label")
+
+
+def test_streaming_players_and_downloadable_results(config):
+    audio = _components(config, "audio")
+    live = [c for c in audio if c["props"].get("streaming")]
+    full = [c for c in audio if "full-audio" in (c["props"].get("elem_classes") or [])]
+    assert len(live) == 4 and len(full) == 4          # continue, s2s, tts, dialogue
+    assert all("download" in c["props"]["buttons"] for c in full)
+
+
+def test_advanced_settings_are_collapsed_everywhere(config):
+    panels = [c for c in _components(config, "accordion") if "Advanced" in c["props"]["label"]]
+    assert len(panels) == 8 and not any(c["props"]["open"] for c in panels)
+
+
+def test_banner_shows_only_for_the_demo_model(config):
+    html = [c["props"]["value"] for c in _components(config, "html")]
+    assert any('id="tiny-banner"' in v and "noise &lt;b&gt;" in v for v in html)
+    plain = build_app(Handlers(FakeMimoAudio())).get_config_file()
+    assert not any("tiny-banner" in str(c["props"].get("value")) for c in _components(plain, "html"))
+
+
+def test_each_chat_tab_has_its_own_session_state(config):
+    states = _components(config, "state")
+    assert len(states) == 3
+
+
+def test_named_gives_api_parameters_real_names():
+    h = Handlers(FakeMimoAudio(), presets={})
+    fn = named(h.tts_api, ["text", "mode"])
+    assert list(inspect.signature(fn).parameters) == ["request", "text", "mode"]
+    assert inspect.isgeneratorfunction(named(h.tts_stream, ["text"]))
+    assert fn(None, "Hi", "plain", "", None, *([None] * 8))[1] == "[tts turn 1] Hi"
+
+
+def test_app_reaches_torch_only_through_mimo_core():
+    pattern = re.compile(r"^\s*(import torch|from torch)", re.M)
+    offenders = [p.name for p in APP_DIR.rglob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
+
