@@ -185,9 +185,15 @@ def load_mimo_lm(
         with safe_open(str(file), framework="pt", device="cpu") as handle:
             for key in handle.keys():
                 _assign(model, key, handle.get_tensor(key).to(device=dev, dtype=dt))
-    for module in model.modules():  # non-persistent buffers (rotary tables) leave meta too
+    finish_meta_model(model, dev)
+    return model.eval()
+
+
+def finish_meta_model(model: MimoAudioLM, device: torch.device | str) -> None:
+    """After the weights are in: the non-persistent buffers (rotary tables) leave the meta
+    device too, recomputed in float32."""
+    for module in model.modules():
         for name, buf in list(module._buffers.items()):
             if buf is not None and buf.is_meta:
-                module._buffers[name] = torch.empty(buf.shape, dtype=torch.float32, device=dev)
+                module._buffers[name] = torch.empty(buf.shape, dtype=torch.float32, device=device)
     model.restore_rotary()
-    return model.eval()

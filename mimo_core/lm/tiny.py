@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from .config import MimoLMConfig
-from .loading import INDEX_FILE
+from .loading import INDEX_FILE, finish_meta_model
 from .modules import MimoAudioLM
 
 TINY_DEFAULTS = dict(
@@ -96,9 +96,5 @@ def build_tiny_lm(vocab_size: int, seed: int = 0, *, row_norms: dict[int, float]
         model = MimoAudioLM(config, attn=attn)
     state = {k: v.to(torch.bfloat16).to(dtype) for k, v in random_state_dict(config, seed, row_norms).items()}
     model.load_state_dict(state, strict=True, assign=True)
-    for module in model.modules():   # rotary tables leave the meta device (recomputed in fp32)
-        for name, buf in list(module._buffers.items()):
-            if buf is not None and buf.is_meta:
-                module._buffers[name] = torch.empty(buf.shape, dtype=torch.float32)
-    model.restore_rotary()
-    return model.eval()
+    finish_meta_model(model, "cpu")
+    return model.requires_grad_(False).eval()
