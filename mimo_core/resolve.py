@@ -32,7 +32,7 @@ TINY_SEED = 0
 _TINY_MARKER = "TINY_COMPLETE"        # written last inside the temp dir, before the rename
 _VOCAB_MULTIPLE = 64                  # tiny LM vocab = len(text tokenizer) rounded up to this
 _TINY_EMPTY_ROW_NORM = 15.0           # lm_head row norms (typical random rows: about 0.8)
-_TINY_STOP_ROW_NORM = 2.0
+_TINY_STOP_ROW_NORM = 1.3            # <|endoftext|>, <|im_end|>, <|eostm|>, <|eot|>, <|eosp|>
 TINY_WARNING = ("USING THE 'tiny' RANDOM MODEL: its output is NOISE (random weights for demos "
                 "and tests), not speech or meaningful text")
 
@@ -87,8 +87,9 @@ def _write_tiny_tree(out: Path, seed: int) -> None:
     write_tiny_text_tokenizer(lm_dir)
     tokenizer, ids = load_text_tokenizer(lm_dir)
     vocab_size = _round_up(len(tokenizer), _VOCAB_MULTIPLE)
-    # As in the golden fixture's recipe: a strong <|empty|> row makes many steps speak (so the
-    # patch decoder and the audio path run), raised stop rows let some outputs end by themselves.
+    # After the golden fixture's recipe: a strong <|empty|> row makes many steps speak (so the
+    # patch decoder and the audio path run); mildly raised stop rows end most outputs by
+    # themselves within a few hundred groups (stronger ones end them at once).
     row_norms = {ids.empty: _TINY_EMPTY_ROW_NORM,
                  **{i: _TINY_STOP_ROW_NORM for i in (ids.eostm, ids.im_end, ids.eot, ids.endoftext, ids.eosp)}}
     write_tiny_lm(lm_dir, vocab_size=vocab_size, seed=seed, row_norms=row_norms)
