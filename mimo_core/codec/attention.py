@@ -5,15 +5,16 @@ attend only within themselves (block-diagonal). ``window = (left, right)`` follo
 flash-attn 2: query i of a sequence sees keys j with i - left <= j <= i + right
 (-1 = unbounded); ``causal`` caps the right side at 0.
 
-Two interchangeable backends:
+Three interchangeable backends:
 - ``flash``: flash-attn's ``flash_attn_varlen_func`` (CUDA, fp16/bf16), imported lazily;
-- ``sdpa``: torch ``scaled_dot_product_attention`` per sequence and per block of queries,
-  with the block-diagonal / causal / sliding-window rules as a boolean mask, computed in
-  float32 and cast back (as the reference's CPU stand-in does). Memory stays bounded by
-  attending each query block only to the key range its window can reach. On the CPU the
-  scores are computed with the arithmetic of torch's "math" SDPA kernel (written out
-  below, bit-identical to it): it rounds like the stand-in that produced the goldens
-  (fp32 encoder outputs bit-identical; in bf16, 4 of 7 instead of 1).
+- ``sdpa``: torch ``scaled_dot_product_attention`` per sequence (fused kernels: no mask
+  for full attention, ``is_causal`` for causal, a boolean band mask on narrow query blocks
+  for sliding windows), computed in float32 and cast back, as the reference's CPU
+  stand-in does;
+- ``math``: the same rules with the arithmetic of torch's "math" SDPA kernel written out
+  (scores materialised per query block). It rounds exactly like the stand-in that made
+  the goldens (fp32 encoder outputs bit-identical; bf16 codes closer), at 2-5x the CPU
+  cost of ``sdpa``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import torch.nn.functional as F
 from ..errors import DeviceError
 
 UNBOUNDED = -1
-BACKENDS = ("auto", "flash", "sdpa")
+BACKENDS = ("auto", "flash", "sdpa", "math")
 SCORE_BUDGET = 1 << 24        # max attention scores held at once by the sdpa path (x4 bytes)
+WINDOW_BLOCK = 128            # queries per block under a sliding window
 
 
 @lru_cache(maxsize=1)
@@ -79,13 +81,18 @@ def attend_math(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.T
     return torch.matmul(torch.softmax(scores, dim=-1), v)
 
 
-def _sdpa_one_sequence(q, k, v, left: int, right: int) -> torch.Tensor:
+def _attend_one_sequence(q, k, v, left: int, right: int, math_kernel: bool) -> torch.Tensor:
     """q, k, v [L, H, Dh] float32 of one sequence -> [L, H, Dh]."""
     length, heads, _ = q.shape
     q, k, v = (t.transpose(0, 1).unsqueeze(0) for t in (q, k, v))                     # [1, H, L, Dh]
-    reach = length if left < 0 else min(length, left + 1)
-    reach += length if right < 0 else min(length, right)
-    block = max(1, min(length, SCORE_BUDGET // max(1, heads * min(length, reach + 1))))
+    if not math_kernel and left < 0 and right in (UNBOUNDED, 0):
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=right == 0)              # fused kernel
+        return out[0].transpose(0, 1)
+    if left >= 0:                  # sliding window: small query blocks keep the key range narrow
+        block = max(WINDOW_BLOCK, left + max(right, 0) + 1)
+    else:
+        block = SCORE_BUDGET // (heads * length)
+    block = max(1, min(length, block))
     outs = []
     for q_start in range(0, length, block):
         q_end = min(length, q_start + block)
@@ -93,7 +100,7 @@ def _sdpa_one_sequence(q, k, v, left: int, right: int) -> torch.Tensor:
         k_end = length if right < 0 else min(length, q_end + right)
         mask = window_mask(q_start, q_end, k_start, k_end, left, right, q.device)
         qb, kb, vb = q[:, :, q_start:q_end], k[:, :, k_start:k_end], v[:, :, k_start:k_end]
-        if q.device.type == "cpu":
+        if math_kernel:
             outs.append(attend_math(qb, kb, vb, mask))
         else:
             outs.append(F.scaled_dot_product_attention(qb, kb, vb, attn_mask=mask))
@@ -120,7 +127,8 @@ def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, lengths:
     for length in lengths:
         end = start + length
         if length:
-            out[start:end] = _sdpa_one_sequence(q[start:end].float(), k[start:end].float(),
-                                                v[start:end].float(), left, right).to(q.dtype)
+            out[start:end] = _attend_one_sequence(q[start:end].float(), k[start:end].float(),
+                                                  v[start:end].float(), left, right,
+                                                  backend == "math").to(q.dtype)
         start = end
     return out

@@ -38,10 +38,10 @@ def code_frames(mel_length: int, cfg: TokenizerConfig) -> int:
     return pooled_length(conv_out_length(mel_length, cfg), cfg.avg_pooler)
 
 
-def pad_batch(seqs: list[torch.Tensor]) -> torch.Tensor:
-    """[L_i, D] sequences -> [B, D, L_max] (a transposed view of a time-major buffer, the
-    memory layout the reference hands to its convolutions), zero beyond each length."""
-    longest = max(s.shape[0] for s in seqs)
+def pad_batch(seqs: list[torch.Tensor], extra: int = 0) -> torch.Tensor:
+    """[L_i, D] sequences -> [B, D, L_max + extra] (a transposed view of a time-major buffer,
+    the memory layout the reference hands to its convolutions), zero beyond each length."""
+    longest = max(s.shape[0] for s in seqs) + extra
     out = seqs[0].new_zeros(len(seqs), longest, seqs[0].shape[1])                      # [B, L, D]
     for i, s in enumerate(seqs):
         out[i, : s.shape[0]] = s
@@ -74,7 +74,7 @@ class AudioEncoder(nn.Module):
 
     def _front(self, mels: list[torch.Tensor], tail_pad: list[bool]) -> tuple[torch.Tensor, list[int]]:
         """Convolutions on the padded batch -> packed [N, D] and lengths at 50 Hz."""
-        x = pad_batch([m.to(self.dtype) for m in mels])                                   # [B, M, L]
+        x = pad_batch([m.to(self.dtype) for m in mels], extra=1)                          # [B, M, L + 1]
         x = F.gelu(self.conv1(x))                                                         # [B, D, L]
         for i, mel in enumerate(mels):
             x[i, :, mel.shape[0] + int(tail_pad[i]):] = 0
