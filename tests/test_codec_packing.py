@@ -126,7 +126,7 @@ def test_long_audio_is_encoded_in_independent_segments(tokenizer, monkeypatch):
         alone, _ = tokenizer.model.encoder([mel[400:]], [False])
         batched, _ = tokenizer.model.encoder([mel[:200], mel[400:]], [False, True])
     assert torch.equal(codes[:, 100:], tokenizer.model.encoder.quantizer.encode(tail.float()))
-    torch.testing.assert_close(batched[50:], tail, atol=1e-6, rtol=0)
+    torch.testing.assert_close(batched[50:], tail, atol=1e-5, rtol=0)      # batch-shape rounding only
     assert not torch.allclose(tail, alone, atol=1e-4)
 
 
