@@ -26,6 +26,7 @@ from typing import Callable
 from ..constants import GROUP_SIZE
 from ..errors import PromptError
 from ..resolve import DEFAULT_SPECS, Role, is_tiny
+from ..tasks.limits import Limits
 from .common import add_generation_args, add_model_args, resolve_device_dtype, run_reporting_errors
 
 _OUT_HELP = "write the output audio here (24 kHz wav; default: %(default)s)"
@@ -45,6 +46,11 @@ def register(subparsers) -> None:
             parser.add_argument("--save-conversation", metavar="FILE",
                                 help="save the updated conversation (.npz) to continue it later")
         parser.add_argument("--json", metavar="FILE", help="also write a JSON result (text, stop reason, groups, paths)")
+        limits = parser.add_argument_group("input limits")
+        limits.add_argument("--max-input-seconds", type=float, default=Limits.max_audio_seconds,
+                            help="longest accepted input audio, each (default %(default)s)")
+        limits.add_argument("--max-text-chars", type=int, default=Limits.max_text_chars,
+                            help="longest accepted text field (default %(default)s)")
         add_model_args(parser)
         add_generation_args(parser)
         parser.set_defaults(func=run_reporting_errors(run_task), task=name, speaks=speaks)
@@ -294,7 +300,8 @@ def run_task(args) -> int:
     _check_output_targets(args)
     request = build_request(args)
     device, dtype = resolve_device_dtype(args.device, args.dtype)
-    mimo = MimoAudio(**model_specs(args), device=device, dtype=dtype, max_batch=1)
+    limits = Limits(max_audio_seconds=args.max_input_seconds, max_text_chars=args.max_text_chars)
+    mimo = MimoAudio(**model_specs(args), device=device, dtype=dtype, max_batch=1, limits=limits)
     outputs = _Outputs()
     update, close_bar = _progress_bar()
     try:
