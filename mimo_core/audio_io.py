@@ -10,6 +10,7 @@ valid audio. Formats: whatever libsndfile reads (wav, flac, ogg, mp3 with libsnd
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,9 @@ def _read_file(source, label: str) -> tuple[np.ndarray, int]:
         if isinstance(source, (str, Path)):
             try:
                 import librosa
-                data, sr = librosa.load(str(source), sr=None, mono=False)
+                with warnings.catch_warnings():            # audioread fallback is deprecated upstream
+                    warnings.simplefilter("ignore")
+                    data, sr = librosa.load(str(source), sr=None, mono=False)
                 data = np.atleast_2d(data).astype(np.float32)                             # [ch, N]
                 return data.mean(axis=0), int(sr)
             except Exception:  # noqa: BLE001

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .model import DECODE_CHUNK_FRAMES
+from . import model as tokenizer_model
 
 DEFAULT_LEFT_CONTEXT_FRAMES = 250    # reference streaming decoder: 10 s of kept left context
 
@@ -94,10 +94,11 @@ class StreamingDecoder:
             raise AudioInputError(f"stream started with {self.channels} code channels, got {codes.shape[0]}")
         out = []
         while codes.shape[1]:
-            room = DECODE_CHUNK_FRAMES - self._frames
+            chunk = tokenizer_model.DECODE_CHUNK_FRAMES
+            room = chunk - self._frames
             self._append(codes[:, :room])
             codes = codes[:, room:]
-            if self._frames == DECODE_CHUNK_FRAMES:
+            if self._frames == chunk:
                 out.append(self.flush())
             else:
                 out.append(self._emit_until(self._frames * self.frame_samples - self.holdback_samples))
