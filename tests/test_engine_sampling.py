@@ -90,3 +90,24 @@ def test_stop_ids_are_forbidden_until_min_new_groups_exist():
 def test_invalid_sampler_settings_are_user_errors(kwargs):
     with pytest.raises(PromptError):
         SamplerConfig(**kwargs)
+
+
+@pytest.mark.parametrize("cfg", [SamplerConfig(temperature=0.6, top_k=50, top_p=0.95),
+                                 SamplerConfig(temperature=0.9, top_p=0.95),
+                                 SamplerConfig(temperature=1.3, top_k=7),
+                                 SamplerConfig(top_k=3, top_p=0.5)])
+def test_candidate_subset_keeps_exactly_what_the_full_vocabulary_filter_keeps(cfg):
+    from mimo_core.engine.sampling import candidates
+
+    torch.manual_seed(0)
+    for _ in range(20):
+        row = torch.randn(1025) * 3
+        row[5] = row[6]                                   # a tie somewhere
+        full = process_logits(row[None], cfg)[0]
+        ids, kept = candidates(row, cfg)
+        ids = torch.arange(1025) if ids is None else ids
+        dense = torch.full_like(row, NEG)
+        dense[ids] = kept
+        assert torch.equal(torch.isinf(dense), torch.isinf(full))
+        finite = ~torch.isinf(full)
+        assert torch.allclose(dense[finite].softmax(-1), full[finite].softmax(-1), atol=1e-6)

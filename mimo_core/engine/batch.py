@@ -19,7 +19,7 @@ from ..lm.kv_cache import StaticKVCache
 from ..lm.modules import MimoAudioLM
 from ..lm.stack import additive_mask, rotary, run_stack
 from .delay import UNGENERATED, num_steps, schedule, undelay
-from .sampling import sample_rows
+from .sampling import NEG_INF, sample_rows, sample_stacked
 from .types import GenerationResult, GroupEvent, RequestState, StopReason, stop_after_group
 
 StepOutput = tuple[RequestState, GroupEvent, GenerationResult | None]
@@ -53,6 +53,12 @@ class BatchDecoder:
         self.local_embeds = torch.zeros(max_batch, 1, model.config.local_dim, dtype=dt, device=dev)
         self.canvas = torch.full((max_batch, self.steps, model.channels), UNGENERATED, dtype=torch.long, device=dev)
         self.empty_codes = torch.tensor(model.speech_empty_ids).expand(P, -1)   # (P, C) on CPU
+        # patch-decoder logits of the channels emitted at one step, stacked channel-major and
+        # padded with -inf to the widest channel vocabulary: (channels * max_batch, V_max)
+        sizes = model.config.speech_vocab_sizes
+        self.stacked_logits = torch.full((len(sizes) * max_batch, max(sizes)), NEG_INF, dtype=dt, device=dev)
+        self.channel_sizes = torch.tensor(sizes, device=dev)
+        self.channel_empty = torch.tensor(model.speech_empty_ids, device=dev)
 
     def active(self) -> list[RequestState]:
         return list(self.rows)
@@ -139,21 +145,35 @@ class BatchDecoder:
         self.positions[:n] += 1
 
     def _patch_decode(self, n: int, rows: list[RequestState], speech: list[bool]) -> torch.Tensor:
-        """Patch decoder for rows 0..n-1 at once -> codes (n, P, C) on CPU."""
+        """Patch decoder for rows 0..n-1 at once -> codes (n, P, C) on CPU.
+
+        At each step the heads of the channels emitted there are evaluated and all their
+        decisions (rows x channels) are taken in one vectorised call; a row's uniforms are
+        still drawn from its own generator in channel order.
+        """
         model = self.model
-        samplers = [s.request.audio_sampler for s in rows]
-        generators = [s.generator for s in rows]
         canvas = self.canvas[:n].fill_(UNGENERATED)                               # (n, S, C)
         embeds = model.hidden_states_downcast(self.hidden[:n])[:, None, :]       # (n, 1, Dl)
         for t, emitted in enumerate(self.schedule):
             cos_sin = (self.local_cos[:, t : t + 1], self.local_sin[:, t : t + 1])
             hidden = run_stack(model.local_transformer, embeds, cos_sin,
                                cache=self.local_cache.at(t, 1, rows=slice(0, n)))[:, 0]   # (n, Dl)
+            channels = [c for c, _frame in emitted]
+            stacked = self.stacked_logits[: len(channels) * n].fill_(NEG_INF)     # (k*n, V_max)
+            for j, c in enumerate(channels):
+                stacked[j * n : (j + 1) * n, : model.config.speech_vocab_sizes[c]] = \
+                    model.local_transformer_lm_heads[c](hidden)                   # (n, V_c)
+            channel_of_row = torch.tensor(channels, device=stacked.device).repeat_interleave(n)   # (k*n,)
+            tokens = sample_stacked(
+                stacked, [s.request.audio_sampler for s in rows] * len(channels),
+                [s.generator for s in rows] * len(channels), self.channel_empty[channel_of_row],
+                self.channel_sizes[channel_of_row], speech * len(channels),
+            ).view(len(channels), n)                                              # (k, n)
+            if t + 1 == len(self.schedule):
+                canvas[:, t, channels] = tokens.T
+                break
             embeds = self.local_embeds[:n].zero_()
-            for channel, _frame in emitted:
-                logits = model.local_transformer_lm_heads[channel](hidden)       # (n, V_c)
-                tokens = sample_rows(logits, samplers, generators, active=speech,
-                                     forbid_all=(model.speech_empty_ids[channel],))
-                canvas[:, t, channel] = tokens
-                embeds += model.local_embed(channel, tokens)[:, None, :]
+            for j, c in enumerate(channels):
+                canvas[:, t, c] = tokens[j]
+                embeds += model.local_embed(c, tokens[j])[:, None, :]
         return undelay(canvas.cpu(), model.delays, model.group_size)

@@ -56,8 +56,27 @@ def process_logits(scores: torch.Tensor, cfg: SamplerConfig) -> torch.Tensor:
     return scores.masked_fill(drop, NEG_INF)
 
 
+def candidates(scores: torch.Tensor, cfg: SamplerConfig) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """The ids that survive temperature / top-k / top-p for one row (V,), with their scores.
+
+    Same decisions as :func:`process_logits`, computed on the top-k survivors only (a sort
+    of k values instead of the whole vocabulary). Returns (ids or None for "all", scores).
+    """
+    scores = scores / cfg.temperature
+    ids = None
+    if cfg.top_k is not None:
+        k = min(cfg.top_k, scores.shape[-1])
+        kth = torch.topk(scores, k).values[-1]
+        ids = torch.nonzero(scores >= kth)[:, 0]          # ties at the k-th value are kept
+        scores = scores[ids]
+    if cfg.top_p < 1.0:   # at 1.0 only zero-probability ids go, which a draw never picks
+        kept = ~torch.isinf(process_logits(scores[None], SamplerConfig(top_p=cfg.top_p))[0])
+        scores = scores.masked_fill(~kept, NEG_INF)
+    return ids, scores
+
+
 def draw(scores: torch.Tensor, generator: torch.Generator | None) -> int:
-    """Sample one id from one row of scores (V,) by inverting the CDF with one uniform draw."""
+    """Sample one index from one row of scores (V,) by inverting the CDF with one uniform draw."""
     probs = torch.softmax(scores.float(), dim=-1)
     cdf = probs.cumsum(dim=-1)
     u = torch.rand((), generator=generator).item()                      # in [0, 1)
@@ -77,9 +96,8 @@ def sample_rows(
     """Choose one id per row of logits (N, V) -> LongTensor (N,) on logits' device.
 
     Row i uses ``samplers[i]`` and ``generators[i]`` and never returns ``forbidden[i]`` nor
-    any id of ``forbid_all``.
-    Rows with ``active[i]`` False are not sampled (their generator is untouched); they get
-    the masked argmax, which the caller discards.
+    any id of ``forbid_all``. Rows with ``active[i]`` False are not sampled (their generator
+    is untouched); they get the masked argmax, which the caller discards.
     """
     scores = logits.clone()
     if forbid_all:
@@ -92,11 +110,14 @@ def sample_rows(
     for row, cfg in enumerate(samplers):
         if cfg.greedy or (active is not None and not active[row]):
             continue
-        processed = process_logits(logits[row : row + 1], cfg)[0]
+        ids, kept = candidates(logits[row], cfg)
         banned = [*forbid_all, *(forbidden[row] if forbidden is not None else ())]
-        if banned:
-            processed[banned] = NEG_INF
-        choice[row] = draw(processed, generators[row])
+        if banned:                                   # forbidden ids go to -inf after the filters
+            banned_t = torch.tensor(banned, device=kept.device)
+            hit = torch.isin(ids, banned_t) if ids is not None else None
+            kept = kept.masked_fill(hit, NEG_INF) if hit is not None else kept.index_fill(0, banned_t, NEG_INF)
+        index = draw(kept, generators[row])
+        choice[row] = ids[index] if ids is not None else index
     return choice
 
 
@@ -105,3 +126,45 @@ def sample_one(logits: torch.Tensor, sampler: SamplerConfig, generator: torch.Ge
     """One decision from logits (V,) or (1, V): the single-row form of :func:`sample_rows`."""
     row = logits.reshape(1, -1)
     return int(sample_rows(row, [sampler], [generator], [tuple(forbidden)])[0].item())
+
+
+def sample_stacked(
+    logits: torch.Tensor,
+    samplers: Sequence[SamplerConfig],
+    generators: Sequence[torch.Generator | None],
+    banned: torch.Tensor,
+    limits: torch.Tensor,
+    active: Sequence[bool],
+) -> torch.Tensor:
+    """Vectorised decisions for many rows at once (the fast path's patch decoder).
+
+    logits (M, V): rows may be padded with -inf beyond their own vocabulary ``limits[i]``;
+    ``banned[i]`` is the one id row i must never return (the channel's empty id). Rows that
+    share a SamplerConfig are filtered together (temperature, top-k, top-p, then the ban, as
+    :func:`process_logits`); each active sampled row draws one uniform from its own generator,
+    in row order, so a request's draws do not depend on the other rows. Inactive rows and
+    greedy rows get the argmax after the ban.
+    """
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    masked = logits.clone()
+    masked[rows, banned] = NEG_INF
+    choice = torch.argmax(masked, dim=-1)
+    groups: dict[SamplerConfig, list[int]] = {}
+    for i, cfg in enumerate(samplers):
+        if active[i] and not cfg.greedy:
+            groups.setdefault(cfg, []).append(i)
+    for cfg, members in groups.items():
+        index = torch.tensor(members, device=logits.device)
+        scores = logits[index] / cfg.temperature                                  # (m, V)
+        if cfg.top_k is not None:
+            kth = torch.topk(scores, min(cfg.top_k, scores.shape[-1])).values[:, -1:]
+            scores = scores.masked_fill(scores < kth, NEG_INF)
+        if cfg.top_p < 1.0:
+            scores = process_logits(scores, SamplerConfig(top_p=cfg.top_p))
+        scores[torch.arange(len(members), device=logits.device), banned[index]] = NEG_INF
+        cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)                # (m, V)
+        u = torch.tensor([torch.rand((), generator=generators[i]).item() for i in members],
+                         device=logits.device, dtype=cdf.dtype)[:, None]
+        picked = torch.searchsorted(cdf, cdf[:, -1:] * (1.0 - u))[:, 0]
+        choice[index] = torch.minimum(picked, limits[index] - 1)
+    return choice

@@ -1,0 +1,173 @@
+"""Generation engine benchmark: eager vs fast path, batching, time to first group, load memory.
+
+    .venv/bin/python bench/bench_engine.py [--groups 24] [--threads 1] [--configs tiny,mid]
+
+One run, one set of random weights per config (written once in the official on-disk format
+and loaded back with load_mimo_lm), two configs:
+  tiny  the fixture-like config (hidden 64, 2 layers, local 32, vocab 151680)
+  mid   hidden 1024 / 8 layers / local 512 (vocab 151680)
+For each: groups/s of the eager path vs the fast path at batch 1 (same seeds -> the same
+tokens, checked), aggregate groups/s of the fast path at batch 1, 4 and 8, time to the first
+streamed group, and the peak RSS of a fresh process while loading the checkpoint vs its size
+on disk. Every timing is the best of --repeats runs (this machine's CPU is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mimo_core.engine import Engine, GenerationRequest, SamplerConfig  # noqa: E402
+from mimo_core.lm import load_mimo_lm  # noqa: E402
+from mimo_core.lm.tiny import write_tiny_lm  # noqa: E402
+
+VOCAB = 151680
+EMPTY = 151667                   # where the release's tokenizer puts <|empty|>
+CONFIGS = {
+    "tiny": dict(),              # write_tiny_lm's defaults = the fixture config
+    "mid": dict(hidden_size=1024, num_hidden_layers=8, num_attention_heads=16, num_key_value_heads=8,
+                head_dim=64, intermediate_size=2816, local_dim=512, local_layers=4, local_attn_heads=8,
+                local_ffn_dim=2048, input_local_layers=2, input_local_dim=512),
+}
+# <|empty|> raised in lm_head (as in the fixtures) so that a share of groups is speech
+EMPTY_ROW_NORM = {"tiny": 15.0, "mid": 40.0}
+TEXT = SamplerConfig(temperature=0.6, top_k=50, top_p=0.95)
+AUDIO = SamplerConfig(temperature=0.9, top_k=50, top_p=0.95)
+EMPTY_CODES = (1024, 1024, 128, 128, 128, 128, 128, 128)
+
+
+def prompt(groups: int, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.empty(9, 4 * groups, dtype=torch.long)
+    ids[1:] = torch.tensor(EMPTY_CODES)[:, None]
+    ids[0] = -100
+    ids[0, ::4] = torch.randint(0, 150000, (groups,), generator=gen)
+    for g in range(2, groups, 3):            # every third group is speech
+        ids[0, 4 * g] = EMPTY
+        for c, empty in enumerate(EMPTY_CODES):
+            ids[c + 1, 4 * g : 4 * g + 4] = torch.randint(0, empty, (4,), generator=gen)
+    return ids
+
+
+def requests(n: int, groups: int, prompt_groups: int) -> list[GenerationRequest]:
+    return [GenerationRequest(prompt(prompt_groups + 3 * i, 100 + i), TEXT, AUDIO, frozenset(), groups,
+                              seed=1000 + i) for i in range(n)]
+
+
+def best_of(repeats: int, fn):
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def load_memory(ckpt: Path, dtype: str) -> dict:
+    """Peak RSS of a fresh process loading the checkpoint (above its RSS after the imports)."""
+    code = (
+        "import re, sys, torch; torch.set_num_threads(1)\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from mimo_core.lm import load_mimo_lm\n"
+        "import transformers.models.qwen2.modeling_qwen2, safetensors.torch\n"
+        "status = lambda key: int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+        "open('/proc/self/clear_refs', 'w').write('5')  # reset the peak (VmHWM) to the current RSS\n"
+        "before = status('VmRSS')\n"
+        f"m = load_mimo_lm({str(ckpt)!r}, dtype={dtype!r})\n"
+        "for p in m.parameters():  # touch every page (weights may still be backed by the file map)\n"
+        "    p.detach().reshape(-1)[::512].sum()\n"
+        "after = status('VmHWM')\n"
+        "size = sum(p.numel() * p.element_size() for p in m.parameters())\n"
+        "print(before * 1024, after * 1024, size)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after, in_memory = map(int, out.stdout.split())
+    disk = sum(f.stat().st_size for f in ckpt.glob("*.safetensors"))
+    return dict(dtype=dtype, disk_mb=disk / 2**20, model_mb=in_memory / 2**20,
+                peak_rss_increase_mb=(after - before) / 2**20, ratio_to_disk=(after - before) / disk)
+
+
+def bench_config(name: str, overrides: dict, args, workdir: Path) -> dict:
+    ckpt = write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: EMPTY_ROW_NORM[name]},
+                         **overrides)
+    model = load_mimo_lm(ckpt, dtype=torch.float32)
+    n, P0, reps = args.groups, args.prompt_groups, args.repeats
+    row = dict(config=name, params_m=model.num_parameters() / 1e6)
+
+    one = requests(1, n, P0)
+    eager, fast = Engine(model, EMPTY, max_batch=1, fast=False), Engine(model, EMPTY, max_batch=8)
+    fast.generate(one[0])                                              # warm-up (allocations)
+    t_eager, r_eager = best_of(reps, lambda: eager.generate(one[0]))
+    t_fast, r_fast = best_of(reps, lambda: fast.generate(one[0]))
+    row["same_tokens_eager_fast"] = bool(torch.equal(r_eager.generated_ids, r_fast.generated_ids))
+    row["speech_share"] = float((r_fast.new_ids[0, ::4] == EMPTY).float().mean())
+    row["eager_b1_gps"] = n / t_eager
+    row["fast_gps"] = n / t_fast
+    for b in (1, 4, 8):
+        reqs = requests(b, n, P0)
+        t, results = best_of(reps, lambda: fast.generate_batch(reqs))
+        row[f"fast_b{b}_gps"] = sum(r.new_groups for r in results) / t
+
+    def first_group():
+        stream = iter(fast.stream(one[0]))
+        start = time.perf_counter()
+        next(stream)
+        elapsed = time.perf_counter() - start
+        stream.close()
+        return elapsed
+    row["first_group_ms"] = min(first_group() for _ in range(reps)) * 1000
+    row["load"] = [load_memory(ckpt, "bfloat16"), load_memory(ckpt, "float32")]
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--groups", type=int, default=24, help="generated groups per request")
+    parser.add_argument("--prompt-groups", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--configs", default="tiny,mid")
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.configs.split(","):
+            rows.append(bench_config(name, CONFIGS[name], args, Path(tmp)))
+            print(f"[{name} done]", file=sys.stderr, flush=True)
+
+    print(f"\nengine benchmark: {args.groups} groups/request, prompts of {args.prompt_groups}+ groups, "
+          f"{args.threads} thread(s), {os.cpu_count()} CPUs, torch {torch.__version__}, device cpu, best of {args.repeats}")
+    head = ["config", "params M", "eager b1", "fast b1", "fast/eager", "b1 agg", "b4 agg", "b8 agg",
+            "b8/eager", "1st group ms", "same tokens", "speech %"]
+    print(" | ".join(head))
+    for r in rows:
+        print(" | ".join([
+            r["config"], f"{r['params_m']:.1f}", f"{r['eager_b1_gps']:.1f}", f"{r['fast_gps']:.1f}",
+            f"{r['fast_gps'] / r['eager_b1_gps']:.2f}x", f"{r['fast_b1_gps']:.1f}", f"{r['fast_b4_gps']:.1f}",
+            f"{r['fast_b8_gps']:.1f}", f"{r['fast_b8_gps'] / r['eager_b1_gps']:.2f}x", f"{r['first_group_ms']:.1f}",
+            str(r["same_tokens_eager_fast"]), f"{100 * r['speech_share']:.0f}"]))
+    print("(groups/s; 'agg' = all requests' groups per second of wall time)")
+    print("\nload memory (fresh process): dtype | on disk MB | model MB | peak RSS increase MB | increase / disk")
+    for r in rows:
+        for m in r["load"]:
+            print(f"{r['config']} {m['dtype']} | {m['disk_mb']:.1f} | {m['model_mb']:.1f} | "
+                  f"{m['peak_rss_increase_mb']:.1f} | {m['ratio_to_disk']:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
