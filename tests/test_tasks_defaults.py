@@ -1,0 +1,98 @@
+"""Per-task defaults (spec section 7), option merging, lengths and limits: pure, no model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mimo_core.constants import MAX_CONTEXT_GROUPS
+from mimo_core.errors import InputTooLongError, PromptError
+from mimo_core.resolve import Role
+from mimo_core.tasks import GenerationOptions, Limits
+from mimo_core.tasks.defaults import (CONTINUE_MIN_NEW_GROUPS, GREEDY, TASK_DEFAULTS, Sampling,
+                                      groups_for_seconds, resolve_options)
+from mimo_core.tasks.limits import check_context, check_duration, check_options, check_text
+
+NUCLEUS_AUDIO = Sampling(temperature=0.9, top_p=0.95)
+
+
+@pytest.mark.parametrize("task,text,stop,role,speaks", [
+    ("asr", GREEDY, {"endoftext", "im_end"}, Role.INSTRUCT, False),
+    ("tts", Sampling(temperature=0.6, top_p=1.0), {"endoftext", "eostm", "im_end"}, Role.INSTRUCT, True),
+    ("dialogue", Sampling(temperature=0.6, top_p=0.95), {"endoftext", "eostm", "im_end"}, Role.INSTRUCT, True),
+    ("s2t", Sampling(temperature=0.6, top_p=0.95), {"endoftext", "im_end"}, Role.INSTRUCT, False),
+    ("understand", Sampling(temperature=0.3, top_p=0.95), {"endoftext", "im_end"}, Role.INSTRUCT, False),
+    ("chat", Sampling(temperature=0.4, top_p=0.95), {"endoftext", "im_end"}, Role.INSTRUCT, False),
+    ("s2s", GREEDY, {"endoftext", "eostm"}, Role.BASE, True),
+])
+def test_spec_section_7_table(task, text, stop, role, speaks):
+    d = TASK_DEFAULTS[task]
+    assert (d.text, d.audio, set(d.stop), d.role, d.speaks) == (text, NUCLEUS_AUDIO, stop, role, speaks)
+    assert d.min_new_groups == 0
+
+
+def test_continuation_defaults_are_pinned():
+    """No reference row: forward() without a task name, i.e. the reference default samplers
+    (top-k 50), stop on <|eosp|> / eos, Base model, at least 8 groups (the golden harness's)."""
+    d = TASK_DEFAULTS["continue"]
+    assert d.text == Sampling(temperature=0.6, top_k=50, top_p=0.95)
+    assert d.audio == Sampling(temperature=0.9, top_k=50, top_p=0.95)
+    assert set(d.stop) == {"eosp", "endoftext"} and d.role == Role.BASE and d.speaks
+    assert d.min_new_groups == CONTINUE_MIN_NEW_GROUPS == 8
+
+
+@pytest.mark.parametrize("seconds", [0.1, 0.16, 1.0, 2.5, 10.0, 33.3])
+def test_groups_for_seconds_is_ceil_of_6_25_per_second(seconds):
+    assert groups_for_seconds(seconds) == math.ceil(seconds * 6.25)
+
+
+def test_continue_length_from_duration_with_minimum():
+    opts = resolve_options("continue", GenerationOptions(), prompt_groups=20,
+                           requested_groups=groups_for_seconds(2.0))
+    assert (opts.max_new_groups, opts.min_new_groups) == (13, 8)
+    short = resolve_options("continue", GenerationOptions(), 20, groups_for_seconds(0.5))
+    assert (short.max_new_groups, short.min_new_groups) == (4, 4)          # minimum capped by the max
+    explicit = resolve_options("continue", GenerationOptions(max_new_groups=24), 20, 13)
+    assert explicit.max_new_groups == 24                                     # an explicit max wins
+
+
+def test_overrides_and_greedy():
+    opts = resolve_options("tts", GenerationOptions(text_temperature=0.2, audio_top_k=0, text_top_k=7, seed=5), 10)
+    assert opts.text == Sampling(temperature=0.2, top_k=7, top_p=1.0)
+    assert opts.audio == NUCLEUS_AUDIO                                       # top-k 0 = off
+    assert opts.seed == 5 and opts.max_new_groups == MAX_CONTEXT_GROUPS - 10
+    greedy = resolve_options("dialogue", GenerationOptions(greedy=True), 10)
+    assert greedy.text == GREEDY and greedy.audio == GREEDY
+    sampled_asr = resolve_options("asr", GenerationOptions(text_temperature=0.7), 10)
+    assert not sampled_asr.text.greedy and sampled_asr.text.temperature == 0.7
+
+
+def test_max_new_groups_capped_by_context():
+    assert resolve_options("chat", GenerationOptions(max_new_groups=10**6), 8000).max_new_groups == MAX_CONTEXT_GROUPS - 8000
+
+
+@pytest.mark.parametrize("options", [
+    GenerationOptions(max_new_groups=0), GenerationOptions(min_new_groups=-1),
+    GenerationOptions(text_temperature=0.0), GenerationOptions(audio_top_p=1.5),
+    GenerationOptions(text_top_k=-2),
+])
+def test_bad_options_rejected(options):
+    with pytest.raises(PromptError):
+        check_options(options)
+
+
+def test_text_and_duration_limits():
+    limits = Limits(max_text_chars=5, max_duration_s=3.0)
+    assert check_text("hi", "text", limits) == "hi"
+    with pytest.raises(PromptError, match="text is empty"):
+        check_text("  ", "text", limits)
+    with pytest.raises(InputTooLongError, match="6 characters; the limit is 5"):
+        check_text("abcdef", "text", limits)
+    assert check_text(None, "instruct", limits, required=False) == ""
+    with pytest.raises(InputTooLongError):
+        check_duration(3.5, limits)
+    with pytest.raises(PromptError):
+        check_duration(0, limits)
+    with pytest.raises(InputTooLongError):
+        check_context(MAX_CONTEXT_GROUPS)
