@@ -24,6 +24,7 @@ MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 384_000
 RESAMPLE_QUALITY = "VHQ"
 WRITE_SUBTYPES = {".wav": "PCM_16", ".flac": "PCM_16"}
+SNDFILE_NATIVE = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".caf"}   # no fallback for these
 
 
 def _read_file(source, label: str) -> tuple[np.ndarray, int]:
@@ -31,7 +32,7 @@ def _read_file(source, label: str) -> tuple[np.ndarray, int]:
         data, sr = sf.read(source, dtype="float32", always_2d=True)                       # [N, ch]
         return data.mean(axis=1), int(sr)
     except Exception as first:  # noqa: BLE001 - libsndfile could not parse it
-        if isinstance(source, (str, Path)):
+        if isinstance(source, (str, Path)) and Path(source).suffix.lower() not in SNDFILE_NATIVE:
             try:
                 import librosa
                 with warnings.catch_warnings():            # audioread fallback is deprecated upstream
