@@ -6,6 +6,7 @@ tokenizer), so every input of a request is read and checked before any model run
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 from typing import Callable
@@ -34,15 +35,23 @@ def load_input_audio(source, what: str, limits: Limits) -> np.ndarray:
 
 
 class CodeEncoder:
-    """Encodes waveforms with a shared audio tokenizer, serialising calls across threads."""
+    """Encodes waveforms with a shared audio tokenizer, serialising calls across threads.
+
+    One encoder serves one request: a waveform used twice (a clip that is both a few-shot
+    example and the query, say) is encoded once.
+    """
 
     def __init__(self, get_tokenizer: Callable[[], object], lock: threading.RLock):
         self._get = get_tokenizer
         self._lock = lock
+        self._memo: dict[tuple, torch.Tensor] = {}
 
     def __call__(self, wav: np.ndarray) -> torch.Tensor:
         """``wav [N]`` -> LongTensor ``[8, T]`` (channels 0..7 of the tokenizer's 20)."""
-        tokenizer = self._get()
-        with self._lock, torch.inference_mode():
-            codes = tokenizer.encode(wav)                   # (20, T)
-        return codes[:LM_CHANNELS].to("cpu", torch.long).contiguous()   # (C=8, T)
+        key = (wav.shape, hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest())
+        if key not in self._memo:
+            tokenizer = self._get()
+            with self._lock, torch.inference_mode():
+                codes = tokenizer.encode(wav)                   # (20, T)
+            self._memo[key] = codes[:LM_CHANNELS].to("cpu", torch.long).contiguous()   # (C=8, T)
+        return self._memo[key].clone()

@@ -156,8 +156,9 @@ class ModelManager:
         else:
             self.lm(role)
 
-    def unload(self, role) -> None:
-        """Free a model (the next task that needs it loads it again)."""
+    def unload(self, role, *, collect: bool = True) -> None:
+        """Free a model (the next task that needs it loads it again); ``collect`` runs the
+        garbage collector so the memory is returned at once."""
         role = Role(role)
         with self._locks[role]:
             if role == Role.TOKENIZER:
@@ -167,13 +168,15 @@ class ModelManager:
                 loaded = self._lms.pop(role, None)
                 if loaded is not None and all(v is not loaded for v in self._lms.values()):
                     loaded.close()
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        if collect:
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
     def close(self) -> None:
+        """Stop the LM workers (the models go with this object)."""
         for role in (Role.INSTRUCT, Role.BASE):
-            self.unload(role)
+            self.unload(role, collect=False)
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict:
