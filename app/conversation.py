@@ -107,14 +107,17 @@ class ConversationHandlers:
     @user_errors
     def dialogue_stream(self, request: gr.Request, audio: Any, *values: Any) -> Iterator[tuple]:
         req = self.dialogue_request(audio, *values)
-        yield from self._turn_stream(request, "dialogue", req, _pending_user_turn(audio))
+        for out in self._turn_stream(request, "dialogue", req, _pending_user_turn(audio)):
+            yield *out, gr.skip()
+        yield *(gr.skip(),) * 5, None                   # answered: ready for the next message
 
     @user_errors
     def s2t_stream(self, request: gr.Request, audio: Any, *values: Any) -> Iterator[tuple]:
         req = self.s2t_request(audio, *values)
         for messages, _live, _full, status, conv in self._turn_stream(
                 request, "s2t", req, _pending_user_turn(audio)):
-            yield messages, status, conv
+            yield messages, status, conv, gr.skip()
+        yield gr.skip(), gr.skip(), gr.skip(), None     # answered: ready for the next message
 
     @user_errors
     def chat_stream(self, request: gr.Request, text: Any, *values: Any) -> Iterator[tuple]:

@@ -90,6 +90,8 @@ def test_over_long_audio(fake, wav):
 
 def test_bad_settings_and_modes(h, wav):
     assert "seed" in error_of(h.tts_api, None, "hi", "plain", "", None, False, -3, *SAMPLER[2:])
+    assert "seed must be a number, got 'abc'" in error_of(
+        h.tts_api, None, "hi", "plain", "", None, False, "abc", *SAMPLER[2:])
     assert "minimum length 3 s is more than the maximum 2 s" in error_of(
         h.tts_api, None, "hi", "plain", "", None, False, None, 3, 2, None, None, None, None)
     assert "unknown TTS mode" in error_of(h.tts_api, None, "hi", "sing", "", None, *SAMPLER)
@@ -125,14 +127,18 @@ def test_tts_modes_reach_the_model_as_typed_requests(h, fake, wav):
     h.tts_api(None, "Hello", "plain", "ignored", wav, *SAMPLER)
     h.tts_api(None, "Hello", "style instruction", "whisper", None, *SAMPLER)
     h.tts_api(None, "Hello", "voice prompt", "", wav, *SAMPLER)
-    h.tts_api(None, "Say it sadly: bye", "natural instruction", "x", None, False, 7, 1, 2, 0.5, 0.9, 0.8, 0.7)
-    plain, style, voice, natural = fake.requests
+    # the UI sends the optional numbers as text ("" = default)
+    h.tts_api(None, "Say it sadly: bye", "natural instruction", "x", None, False, "7", "1", "2", "0.5",
+              " 0.9 ", "0.8", "0.7")
+    h.tts_api(None, "Hi", "plain", "", None, False, "", "", "", "", "", "", "")
+    plain, style, voice, natural, _ = fake.requests
     assert all(isinstance(r, TTSRequest) for r in fake.requests)
     assert (plain.instruct, plain.voice_prompt, plain.natural) == (None, None, False)
     assert style.instruct == "whisper" and style.voice_prompt is None
     assert voice.instruct is None and voice.voice_prompt.shape == (SAMPLE_RATE,)
     assert natural.natural and natural.instruct is None
     o = natural.options
+    assert fake.requests[-1].options.seed is None                     # empty seed = random
     assert (o.seed, o.min_new_groups, o.max_new_groups) == (7, 7, 13)
     assert (o.text_temperature, o.text_top_p) == (0.5, 0.9)
     assert (o.audio_temperature, o.audio_top_p) == (0.8, 0.7)
@@ -204,8 +210,9 @@ def test_stop_of_a_queued_run_does_nothing_to_others(h):
 # ------------------------------------------------------------------------- sessions
 def test_each_session_keeps_its_own_dialogue(h, wav):
     def turn(name, conv):
-        *_, last = list(h.dialogue_stream(session(name), wav, None, "Be brief.", conv, *SAMPLER))
-        chat, _live, full, status, conv = last
+        *_, last, cleared = list(h.dialogue_stream(session(name), wav, None, "Be brief.", conv, *SAMPLER))
+        chat, _live, full, status, conv, keep = last
+        assert keep == gr.skip() and cleared[5] is None     # the message box empties at the end
         return chat, conv, full
 
     chat_a1, conv_a, _ = turn("a", None)
@@ -231,7 +238,7 @@ def test_stopped_dialogue_turn_is_left_out_of_the_history(fake, wav):
     gen = h.dialogue_stream(session("a"), wav, None, "", None, *SAMPLER)
     next(gen), next(gen)
     threading.Timer(0.05, h.stop("dialogue"), args=(session("a"),)).start()
-    *_, last = list(gen)
+    *_, last, _cleared = list(gen)
     assert last[3] == "Stopped." and last[4] is None and last[0] == []
 
 

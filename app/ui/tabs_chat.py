@@ -43,11 +43,12 @@ def dialogue_tab(h: Any) -> None:
               stream_fn=h.dialogue_stream, api_fn=h.dialogue_api,
               inputs=[audio, voice, system, conversation, *sampler],
               names=["audio", "voice_prompt", "system_prompt", "conversation"],
-              outputs=[chat, live, full, status, conversation],
+              outputs=[chat, live, full, status, conversation, audio],
               api_outputs=[gr.Audio(visible=False, type="filepath", label="audio"),
                            gr.Textbox(visible=False, label="text"), conversation])
     clear.click(h.clear_conversation, None, [chat, conversation, full, status],
                 api_name="dialogue_clear", queue=False)
+    chat.clear(lambda: None, None, conversation, api_visibility="private", queue=False)
 
 
 def s2t_tab(h: Any) -> None:
@@ -65,10 +66,11 @@ def s2t_tab(h: Any) -> None:
     wire_task(name="s2t", run=run, stop=stop, stop_fn=h.stop("s2t"),
               stream_fn=h.s2t_stream, api_fn=h.s2t_api, inputs=[audio, conversation, *sampler],
               names=["audio", "conversation"],
-              outputs=[chat, status, conversation],
+              outputs=[chat, status, conversation, audio],
               api_outputs=[gr.Textbox(visible=False, label="text"), conversation])
     clear.click(lambda: h.clear_conversation()[:2] + ("",), None, [chat, conversation, status],
                 api_name="s2t_clear", queue=False)
+    chat.clear(lambda: None, None, conversation, api_visibility="private", queue=False)
 
 
 def chat_tab(h: Any) -> None:
@@ -89,6 +91,7 @@ def chat_tab(h: Any) -> None:
               api_outputs=[gr.Textbox(visible=False, label="text"), conversation], submit=text)
     clear.click(lambda: h.clear_conversation()[:2] + ("",), None, [chat, conversation, status],
                 api_name="chat_clear", queue=False)
+    chat.clear(lambda: None, None, conversation, api_visibility="private", queue=False)
 
 
 def model_tab(h: Any) -> None:

@@ -26,7 +26,7 @@ def tts_tab(h: Any) -> None:
             mode = gr.Radio(list(TTS_MODES), value="plain", label="Mode")
             mode_help = gr.Markdown(_TTS_HELP["plain"])
             text = gr.Textbox(label="Text to speak", lines=3, elem_id="tts-text")
-            instruct = gr.Textbox(label="Style instruction", lines=1, visible=False,
+            instruct = gr.Textbox(label="Style instruction", value="", lines=1, visible=False,
                                   placeholder="e.g. a calm, slow, deep male voice")
             voice = audio_input("Voice prompt", visible=False)
             sampler = sampler_panel("tts")

@@ -38,28 +38,29 @@ def _default_hint(task: str, side: str, field: str) -> str:
     return f"task default: {getattr(sampling, field):g}"
 
 
+def _optional_number(label: str, value: Any = None, **kwargs: Any) -> gr.Textbox:
+    """A number field that may stay empty (gr.Number sends 0 for an empty field, which would
+    turn "random seed" into seed 0 and "task default" into temperature 0)."""
+    return gr.Textbox(label=label, value="" if value is None else str(value), max_lines=1,
+                      placeholder="empty", **kwargs)
+
+
 def sampler_panel(task: str, *, speaks: bool = True) -> list[gr.components.Component]:
     """The collapsed advanced-settings panel; values in ``SAMPLER_FIELDS`` order."""
     with gr.Accordion("Advanced settings (sampling, seed, length)", open=False):
         with gr.Row():
             greedy = gr.Checkbox(label="Greedy (no sampling)", value=False)
-            seed = gr.Number(label="Seed (empty = random)", value=None, precision=0, minimum=0)
+            seed = _optional_number("Seed (empty = random)")
         with gr.Row():
-            min_s = gr.Number(label="Minimum length, seconds (empty = task default)", value=None,
-                              minimum=0, elem_classes=["min-seconds"])
-            max_s = gr.Number(label="Maximum length, seconds (empty = until the model stops)",
-                              value=DEFAULT_MAX_SECONDS.get(task), minimum=0,
-                              elem_classes=["max-seconds"])
+            min_s = _optional_number("Minimum length, seconds (empty = task default)")
+            max_s = _optional_number("Maximum length, seconds (empty = until the model stops)",
+                                     DEFAULT_MAX_SECONDS.get(task))
         with gr.Row():
-            t_temp = gr.Number(label=f"Text temperature ({_default_hint(task, 'text', 'temperature')})",
-                               value=None, minimum=0)
-            t_top_p = gr.Number(label=f"Text top-p ({_default_hint(task, 'text', 'top_p')})",
-                                value=None, minimum=0, maximum=1)
+            t_temp = _optional_number(f"Text temperature ({_default_hint(task, 'text', 'temperature')})")
+            t_top_p = _optional_number(f"Text top-p ({_default_hint(task, 'text', 'top_p')})")
         with gr.Row(visible=speaks):
-            a_temp = gr.Number(label=f"Audio temperature ({_default_hint(task, 'audio', 'temperature')})",
-                               value=None, minimum=0)
-            a_top_p = gr.Number(label=f"Audio top-p ({_default_hint(task, 'audio', 'top_p')})",
-                                value=None, minimum=0, maximum=1)
+            a_temp = _optional_number(f"Audio temperature ({_default_hint(task, 'audio', 'temperature')})")
+            a_top_p = _optional_number(f"Audio top-p ({_default_hint(task, 'audio', 'top_p')})")
     fields = [greedy, seed, min_s, max_s, t_temp, t_top_p, a_temp, a_top_p]
     assert len(fields) == len(SAMPLER_FIELDS)
     return fields

@@ -1,0 +1,85 @@
+"""The app served on 127.0.0.1 (free port, in this process) with the real ``tiny`` model, and a
+headless Debian Chromium driven by Playwright.
+
+Browser tests skip with a reason when /usr/bin/chromium or Playwright is missing. The server
+fixture needs neither, so the gradio_client tests always run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """The real facade over the tiny random checkpoints (built once into a cache dir)."""
+    import torch
+    from mimo_core.tasks import MimoAudio
+
+    torch.set_num_threads(2)
+    model = MimoAudio.from_specs("tiny", device="cpu", dtype="float32")
+    model.load("instruct")
+    model.load("tokenizer")
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_model, tmp_path_factory):
+    """Serve the app (tiny model, demo banner) and return its URL."""
+    from app.launch import TINY_BANNER, launch, make_handlers
+    from app.ui import build_app
+
+    os.environ["MIMO_APP_TMP"] = str(tmp_path_factory.mktemp("app_out"))
+    handlers = make_handlers(tiny_model, TINY_BANNER.format(reason="(tests) "))
+    demo = build_app(handlers)
+    port = _free_port()
+    args = argparse.Namespace(concurrency=4, max_queue=32, share=False, server_name="127.0.0.1",
+                              port=port, root_path=None)
+    launch(demo, args, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install -y chromium chromium-driver)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(app_url)
+    page.wait_for_selector("#tiny-banner")
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
