@@ -147,7 +147,7 @@ class MimoAudio:
         lm, ids, max_groups = job.lm, job.lm.special_ids, job.gen.max_new_groups
         tracker = OutputTracker(
             lm.tokenizer, ids, lm.empty_ids, speaks=job.speaks,
-            speech_open=int(job.prompt[0, -GROUP_SIZE]) == ids.sostm,
+            speech_open=int(job.prompt[0, -GROUP_SIZE]) in (ids.sostm, ids.empty),
             decoder=job.codec.streaming_decoder() if (streaming and job.speaks) else None,
             codec_lock=self.models.codec_lock, want_text=streaming)
         handle = lm.scheduler.submit(job.gen)

@@ -6,9 +6,10 @@ from both text and audio. Speech frames go to the audio tokenizer's streaming de
 as they are known to be part of the output:
 
 * when the prompt already opened speech (ends with ``<|sostm|>``: plain TTS, spoken dialogue,
-  few-shot s2s), every speech frame is pushed at once, up to the first ``<|eostm|>``;
-* otherwise (thinking TTS, continuation, text tasks) frames wait until a ``<|sostm|>`` opens
-  speech (earlier frames are dropped, as the reference does) or, when none comes, until the end.
+  few-shot s2s; or inside an audio segment: continuation), every speech frame is pushed at
+  once, up to the first ``<|eostm|>``;
+* otherwise (thinking TTS) frames wait until a ``<|sostm|>`` opens speech (earlier frames are
+  dropped, as the reference does) or, when none comes, until the end.
 
 The final :class:`TaskResult` is always computed by the exact batch extraction; the chunks
 concatenate to the same audio within the streaming decoder's tolerance. One case cannot be
@@ -58,7 +59,7 @@ class OutputTracker:
         text delta brings the streamed text up to ``final_text``."""
         self._pending = None
         chunks = []
-        if self.speaks and not self._sostm_seen and self._buffer and not self._ended:
+        if self.speaks and not self._sostm_seen and self._buffer:    # no <|sostm|>: from the start
             chunks.append(self._decode_push(torch.cat(self._buffer, dim=1)))
         self._buffer = []
         if self.decoder is not None and self.speaks:
@@ -76,17 +77,20 @@ class OutputTracker:
     def _commit(self, text_id: int, codes: torch.Tensor) -> tuple[str, Optional[np.ndarray]]:
         self.text_ids.append(text_id)
         delta = self._text_delta() if (self.want_text and text_id != self.ids.empty) else ""
-        if not self.speaks or self._ended:
+        if not self.speaks:
+            return delta, None
+        if text_id == self.ids.sostm and not self._sostm_seen:
+            # Output audio starts one group after the first <|sostm|>: frames before it are not
+            # part of it, and when <|eostm|> already came, nothing is (the slice is empty).
+            self._sostm_seen = True
+            if self.live and self.pushed_frames:
+                self.diverged = True
+            self.live, self._buffer = not self._ended, []
+            return delta, None
+        if self._ended or text_id == self.ids.sostm:
             return delta, None
         if text_id == self.ids.eostm:
             self._ended = True
-            return delta, None
-        if text_id == self.ids.sostm:
-            if not self._sostm_seen:
-                self._sostm_seen = True
-                if self.live and self.pushed_frames:
-                    self.diverged = True
-                self.live, self._buffer = True, []
             return delta, None
         frames = codes.T[:, codes[:, 0] != self.empty0]          # (C, t) frames with audio
         if frames.shape[1] == 0:
