@@ -215,3 +215,12 @@ def test_real_processes(tiny, clips, tmp_path):
     assert bad.returncode == 1 and bad_out == ""
     assert bad_err.strip().splitlines() == [bad_err.strip()] and bad_err.startswith("error: ") and "nope.wav" in bad_err
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_preset_help_lists_every_preset(entry):
+    from mimo_core.prompts import PRESETS
+
+    parser = entry.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["s2s"]
+    help_text = sub.format_help().replace("\n", " ").replace("  ", " ")
+    assert all(name in help_text for name in PRESETS)

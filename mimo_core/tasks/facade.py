@@ -119,7 +119,8 @@ class MimoAudio:
         prepared = prepare(request, self.limits)           # every input checked, audio loaded
         lm = self.models.lm(role)
         encode = CodeEncoder(self.models.audio_tokenizer, self.models.codec_lock)
-        prompt = prepared.build(lm.builder, encode)         # (K, T)
+        with lm.text_lock:
+            prompt = prepared.build(lm.builder, encode)     # (K, T)
         check_context(prompt.shape[1] // GROUP_SIZE)
         return prepared, lm, prompt
 

@@ -13,7 +13,7 @@ import gc
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
@@ -43,6 +43,9 @@ class LoadedLM:
     scheduler: object
     parameters: int
     load_seconds: float
+    # Fast tokenizers can refuse concurrent encodes ("Already borrowed"): prompts are built
+    # under this lock.
+    text_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def empty_ids(self) -> tuple[int, ...]:
