@@ -14,10 +14,11 @@ the last row into its place, so its slot is free for the next request.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ..lm.kv_cache import StaticKVCache
 from ..lm.modules import MimoAudioLM
-from ..lm.stack import additive_mask, rotary, run_stack
+from ..lm.stack import additive_mask, rotary, run_stack, StepPlan, step_stack
 from .delay import UNGENERATED, num_steps, schedule, undelay
 from .sampling import NEG_INF, sample_rows, sample_stacked
 from .types import GenerationResult, GroupEvent, RequestState, StopReason, stop_after_group
@@ -59,6 +60,9 @@ class BatchDecoder:
         self.stacked_logits = torch.full((len(sizes) * max_batch, max(sizes)), NEG_INF, dtype=dt, device=dev)
         self.channel_sizes = torch.tensor(sizes, device=dev)
         self.channel_empty = torch.tensor(model.speech_empty_ids, device=dev)
+        self.head_weights = [head.weight for head in model.local_transformer_lm_heads]   # (V_c, Dl) each
+        self._plans: dict[int, list] = {}
+        self.backbone_plan, self.local_plan = StepPlan(model.model), StepPlan(model.local_transformer)                                # rows n -> per-step constants
 
     def active(self) -> list[RequestState]:
         return list(self.rows)
@@ -128,7 +132,13 @@ class BatchDecoder:
         """Backbone forward of every row's newest group at the row's own position."""
         n, model = len(self.rows), self.model
         ids = torch.stack([s.groups[-1] for s in self.rows]).to(model.device)   # (n, K, P)
-        embeds = model.embed_groups(ids, self.empty_text_id)                    # (n, 1, D)
+        text = ids[:, 0, 0]                                                     # (n,)
+        if bool((text == self.empty_text_id).any()):
+            embeds = model.embed_groups(ids, self.empty_text_id)                # (n, 1, D)
+        else:
+            # text groups only: embed_groups adds the patch-encoded speech input times 0, i.e.
+            # signed zeros (x + 0 == x; only a zero's sign could differ, which nothing reads)
+            embeds = model.model.embed_tokens(text)[:, None]                    # (n, 1, D)
         positions = self.positions[:n]
         cos_sin = (self.cos[0, positions][:, None], self.sin[0, positions][:, None])   # (n, 1, Dh)
         lengths = self.lengths[:n]
@@ -137,12 +147,27 @@ class BatchDecoder:
         if min(lengths) != max(lengths):
             allowed = self.key_slots[None, :read_len] <= positions[:, None]     # (n, keys)
             mask = additive_mask(allowed, embeds.dtype)[:, None, None, :]       # (n, 1, 1, keys)
-        hidden = run_stack(model.model, embeds, cos_sin, mask=mask,
-                           cache=self.cache.at_rows(self.row_index[:n], positions, read_len))
+        hidden = step_stack(self.backbone_plan, embeds, cos_sin, mask=mask,
+                            cache=self.cache.at_rows(self.row_index[:n], positions, read_len))
         self.hidden[:n] = hidden[:, 0]
         for i in range(n):
             self.lengths[i] += 1
         self.positions[:n] += 1
+
+    def _step_plan(self, n: int) -> list[tuple[list[int], torch.Tensor, torch.Tensor, tuple]]:
+        """Per patch-decoder step, for n rows: the channels emitted, each stacked row's banned
+        id and vocabulary size (channel-major, (k*n,)), and the step's rotary (cos, sin)."""
+        plan = self._plans.get(n)
+        if plan is None:
+            plan = []
+            for t, emitted in enumerate(self.schedule):
+                channels = [c for c, _frame in emitted]
+                channel_of_row = torch.tensor(channels, device=self.channel_sizes.device).repeat_interleave(n)
+                cos_sin = (self.local_cos[:, t : t + 1], self.local_sin[:, t : t + 1])     # (1, 1, Dl_h)
+                plan.append((channels, self.channel_empty[channel_of_row], self.channel_sizes[channel_of_row],
+                             cos_sin))
+            self._plans[n] = plan
+        return plan
 
     def _patch_decode(self, n: int, rows: list[RequestState], speech: list[bool]) -> torch.Tensor:
         """Patch decoder for rows 0..n-1 at once -> codes (n, P, C) on CPU.
@@ -152,24 +177,22 @@ class BatchDecoder:
         still drawn from its own generator in channel order.
         """
         model = self.model
+        stack, heads, sizes = self.local_plan, self.head_weights, model.config.speech_vocab_sizes
+        samplers = [s.request.audio_sampler for s in rows]
+        generators = [s.generator for s in rows]
         canvas = self.canvas[:n].fill_(UNGENERATED)                               # (n, S, C)
         embeds = model.hidden_states_downcast(self.hidden[:n])[:, None, :]       # (n, 1, Dl)
-        for t, emitted in enumerate(self.schedule):
-            cos_sin = (self.local_cos[:, t : t + 1], self.local_sin[:, t : t + 1])
-            hidden = run_stack(model.local_transformer, embeds, cos_sin,
-                               cache=self.local_cache.at(t, 1, rows=slice(0, n)))[:, 0]   # (n, Dl)
-            channels = [c for c, _frame in emitted]
-            stacked = self.stacked_logits[: len(channels) * n].fill_(NEG_INF)     # (k*n, V_max)
+        last = len(self.schedule) - 1
+        for t, (channels, banned, limits, cos_sin) in enumerate(self._step_plan(n)):
+            hidden = step_stack(stack, embeds, cos_sin,
+                                cache=self.local_cache.at(t, 1, rows=slice(0, n)))[:, 0]   # (n, Dl)
+            k = len(channels)
+            stacked = self.stacked_logits[: k * n].fill_(NEG_INF)                 # (k*n, V_max)
             for j, c in enumerate(channels):
-                stacked[j * n : (j + 1) * n, : model.config.speech_vocab_sizes[c]] = \
-                    model.local_transformer_lm_heads[c](hidden)                   # (n, V_c)
-            channel_of_row = torch.tensor(channels, device=stacked.device).repeat_interleave(n)   # (k*n,)
-            tokens = sample_stacked(
-                stacked, [s.request.audio_sampler for s in rows] * len(channels),
-                [s.generator for s in rows] * len(channels), self.channel_empty[channel_of_row],
-                self.channel_sizes[channel_of_row], speech * len(channels),
-            ).view(len(channels), n)                                              # (k, n)
-            if t + 1 == len(self.schedule):
+                stacked[j * n : (j + 1) * n, : sizes[c]] = F.linear(hidden, heads[c])   # (n, V_c)
+            tokens = sample_stacked(stacked, samplers * k, generators * k, banned, limits,
+                                    speech * k).view(k, n)                        # (k, n)
+            if t == last:
                 canvas[:, t, channels] = tokens.T
                 break
             embeds = self.local_embeds[:n].zero_()

@@ -99,14 +99,18 @@ def sample_rows(
     any id of ``forbid_all``. Rows with ``active[i]`` False are not sampled (their generator
     is untouched); they get the masked argmax, which the caller discards.
     """
-    scores = logits.clone()
-    if forbid_all:
-        scores[:, list(forbid_all)] = NEG_INF
-    if forbidden is not None:
-        for row, ids in enumerate(forbidden):
-            if ids:
-                scores[row, list(ids)] = NEG_INF
-    choice = torch.argmax(scores, dim=-1)
+    argmax_rows = [row for row, cfg in enumerate(samplers) if cfg.greedy or (active is not None and not active[row])]
+    if argmax_rows:
+        scores = logits.clone()
+        if forbid_all:
+            scores[:, list(forbid_all)] = NEG_INF
+        if forbidden is not None:
+            for row, ids in enumerate(forbidden):
+                if ids:
+                    scores[row, list(ids)] = NEG_INF
+        choice = torch.argmax(scores, dim=-1)
+    else:   # every row is sampled below: no argmax needed
+        choice = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
     for row, cfg in enumerate(samplers):
         if cfg.greedy or (active is not None and not active[row]):
             continue
@@ -145,17 +149,23 @@ def sample_stacked(
     in row order, so a request's draws do not depend on the other rows. Inactive rows and
     greedy rows get the argmax after the ban.
     """
-    rows = torch.arange(logits.shape[0], device=logits.device)
-    masked = logits.clone()
-    masked[rows, banned] = NEG_INF
-    choice = torch.argmax(masked, dim=-1)
     groups: dict[SamplerConfig, list[int]] = {}
+    sampled = 0
     for i, cfg in enumerate(samplers):
         if active[i] and not cfg.greedy:
             groups.setdefault(cfg, []).append(i)
+            sampled += 1
+    if sampled < logits.shape[0]:
+        rows = torch.arange(logits.shape[0], device=logits.device)
+        masked = logits.clone()
+        masked[rows, banned] = NEG_INF
+        choice = torch.argmax(masked, dim=-1)
+    else:   # every row is sampled below: no argmax needed
+        choice = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
     for cfg, members in groups.items():
-        index = torch.tensor(members, device=logits.device)
-        scores = logits[index] / cfg.temperature                                  # (m, V)
+        whole = len(members) == logits.shape[0]                                  # every row: no gather
+        index = slice(None) if whole else torch.tensor(members, device=logits.device)
+        scores = (logits if whole else logits[index]) / cfg.temperature          # (m, V)
         if cfg.top_k is not None:
             kth = torch.topk(scores, min(cfg.top_k, scores.shape[-1])).values[:, -1:]
             scores = scores.masked_fill(scores < kth, NEG_INF)

@@ -10,7 +10,10 @@ the layers, norms and rotary embedding are transformers' own modules.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.models.qwen2.modeling_qwen2 import apply_rotary_pos_emb, eager_attention_forward
 
 
 def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -70,3 +73,78 @@ def run_stack(
     finally:
         stack.config._attn_implementation = impl
     return stack.norm(hidden)
+
+
+# ---- the fast path's one-token step ----------------------------------------------------------
+def _rms(weight: torch.Tensor, eps: float, hidden: torch.Tensor) -> torch.Tensor:
+    """Qwen2RMSNorm.forward, op for op (called without the module-call machinery)."""
+    input_dtype = hidden.dtype
+    hidden = hidden.to(torch.float32)
+    variance = hidden.pow(2).mean(-1, keepdim=True)
+    hidden = hidden * torch.rsqrt(variance + eps)
+    return weight * hidden.to(input_dtype)
+
+
+class StepPlan:
+    """A stack's tensors gathered once for :func:`step_stack` (attribute look-ups through
+    ``nn.Module.__getattr__`` cost more than a small model's arithmetic). It holds the
+    parameters themselves, so in-place weight updates are seen; re-plan after ``.to()``."""
+
+    def __init__(self, stack: nn.Module):
+        self.stack = stack
+        self.layers = []
+        for layer in stack.layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            ln1, ln2 = layer.input_layernorm, layer.post_attention_layernorm
+            self.layers.append((
+                ln1.weight, ln1.variance_epsilon, attn,
+                attn.q_proj.weight, attn.q_proj.bias, attn.k_proj.weight, attn.k_proj.bias,
+                attn.v_proj.weight, attn.v_proj.bias, attn.o_proj.weight, attn.o_proj.bias,
+                ln2.weight, ln2.variance_epsilon,
+                mlp.gate_proj.weight, mlp.gate_proj.bias, mlp.up_proj.weight, mlp.up_proj.bias,
+                mlp.down_proj.weight, mlp.down_proj.bias, mlp.act_fn,
+                attn.head_dim, attn.layer_idx, attn.scaling, attn.sliding_window,
+            ))
+        self.norm = (stack.norm.weight, stack.norm.variance_epsilon)
+
+
+def step_stack(
+    plan: StepPlan,
+    hidden: torch.Tensor,
+    cos_sin: tuple[torch.Tensor, torch.Tensor],
+    cache,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One new position per row through every layer of a stack: hidden [B, 1, D] -> [B, 1, D].
+
+    The same operations, in the same order and with the same kernels, as ``run_stack`` (and so
+    as ``Qwen2DecoderLayer.forward``) for a single query position -- the attention function is
+    transformers' own for the stack's implementation -- but without the per-module call
+    machinery, which dominates small models' decode steps. ``cache`` is required (a
+    :class:`~mimo_core.lm.kv_cache.StaticKVCache` positioned by the caller); ``mask`` is
+    additive [B or 1, 1, 1, keys] or None (every returned key visible).
+    """
+    impl = plan.stack.config._attn_implementation
+    if impl == "flash_attention_2" and mask is not None:
+        impl = "sdpa"   # as run_stack: flash-attn takes no additive masks
+    attend = ALL_ATTENTION_FUNCTIONS.get_interface(impl, eager_attention_forward)
+    cos, sin = cos_sin
+    B = hidden.shape[0]
+    for (ln1, eps1, attn, qw, qb, kw, kb, vw, vb, ow, ob, ln2, eps2, gw, gb, uw, ub, dw, db, act,
+         head_dim, layer_idx, scaling, window) in plan.layers:
+        residual = hidden
+        x = _rms(ln1, eps1, hidden)
+        shape = (B, 1, -1, head_dim)                                          # (B, 1, H, Dh)
+        q = F.linear(x, qw, qb).view(shape).transpose(1, 2)                   # (B, H, 1, Dh)
+        k = F.linear(x, kw, kb).view(shape).transpose(1, 2)
+        v = F.linear(x, vw, vb).view(shape).transpose(1, 2)
+        q, k = apply_rotary_pos_emb(q, k, cos, sin)
+        k, v = cache.update(k, v, layer_idx)
+        out, _ = attend(attn, q, k, v, mask, dropout=0.0, scaling=scaling, sliding_window=window, is_causal=False)
+        out = out.reshape(B, 1, -1).contiguous()
+        hidden = residual + F.linear(out, ow, ob)
+        residual = hidden
+        x = _rms(ln2, eps2, hidden)
+        x = F.linear(act(F.linear(x, gw, gb)) * F.linear(x, uw, ub), dw, db)
+        hidden = residual + x
+    return _rms(*plan.norm, hidden)

@@ -1,0 +1,108 @@
+"""The fast path's one-token step (``step_stack``) against the module path (``run_stack``),
+bit for bit, and the fast decoder's backbone states against the eager decoder's."""
+
+import pytest
+import torch
+
+from mimo_core.engine import GenerationRequest, SamplerConfig
+from mimo_core.engine.batch import BatchDecoder
+from mimo_core.engine.eager import EagerDecoder
+from mimo_core.engine.types import RequestState
+from mimo_core.lm.kv_cache import StaticKVCache
+from mimo_core.lm.stack import StepPlan, additive_mask, rotary, run_stack, step_stack
+from mimo_core.lm.tiny import build_tiny_lm
+
+VOCAB, EMPTY = 512, 500
+EMPTY_CODES = (1024, 1024, 128, 128, 128, 128, 128, 128)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.set_num_threads(1)
+    return build_tiny_lm(VOCAB, seed=11, row_norms={EMPTY: 9.0})
+
+
+def _cache(stack, batch, length):
+    cfg = stack.config
+    return StaticKVCache(cfg.num_hidden_layers, batch, cfg.num_key_value_heads, length, cfg.head_dim,
+                         dtype=torch.float32, device="cpu")
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+@pytest.mark.parametrize("which", ["model", "local_transformer"])
+def test_step_stack_equals_run_stack_bitwise(model, attn, which):
+    model.set_attention(attn)
+    try:
+        stack = getattr(model, which)
+        gen = torch.Generator().manual_seed(3)
+        D, T, B = stack.config.hidden_size, 6, 3
+        prefix = torch.randn(B, T, D, generator=gen)
+        new = torch.randn(B, 1, D, generator=gen)
+        cos, sin = rotary(stack, new, torch.arange(T + 1)[None])                  # (1, T+1, Dh)
+        ref_cache, fast_cache = _cache(stack, B, T + 1), _cache(stack, B, T + 1)
+        for cache in (ref_cache, fast_cache):
+            run_stack(stack, prefix, (cos[:, :T], sin[:, :T]), cache=cache.at(0, T))
+        step_cs = (cos[:, T:], sin[:, T:])
+        ref = run_stack(stack, new, step_cs, past_len=T, cache=ref_cache.at(T, 1))
+        fast = step_stack(StepPlan(stack), new, step_cs, cache=fast_cache.at(T, 1))
+        assert torch.equal(ref, fast)
+        for layer in range(stack.config.num_hidden_layers):
+            assert torch.equal(ref_cache.keys[layer], fast_cache.keys[layer])
+            assert torch.equal(ref_cache.values[layer], fast_cache.values[layer])
+    finally:
+        model.set_attention("sdpa")
+
+
+def test_step_stack_with_rows_at_different_positions_equals_run_stack(model):
+    stack, B, L = model.model, 2, 8
+    gen = torch.Generator().manual_seed(4)
+    D = stack.config.hidden_size
+    positions = torch.tensor([3, 6])                                              # rows' own lengths
+    cos, sin = rotary(stack, torch.empty(0), torch.arange(L)[None])
+    caches = _cache(stack, B, L), _cache(stack, B, L)
+    for row, length in enumerate(positions.tolist()):
+        prefix = torch.randn(1, length, D, generator=gen)
+        for cache in caches:
+            run_stack(stack, prefix, (cos[:, :length], sin[:, :length]), cache=cache.at(0, length, rows=slice(row, row + 1)))
+    new = torch.randn(B, 1, D, generator=gen)
+    cs = (cos[0, positions][:, None], sin[0, positions][:, None])                 # (B, 1, Dh)
+    read = int(positions.max()) + 1
+    mask = additive_mask(torch.arange(read)[None] <= positions[:, None], new.dtype)[:, None, None, :]
+    rows = torch.arange(B)
+    ref = run_stack(stack, new, cs, mask=mask, cache=caches[0].at_rows(rows, positions, read))
+    fast = step_stack(StepPlan(stack), new, cs, mask=mask, cache=caches[1].at_rows(rows, positions, read))
+    assert torch.equal(ref, fast)
+
+
+def _prompt(groups: int, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.empty(9, 4 * groups, dtype=torch.long)
+    ids[1:] = torch.tensor(EMPTY_CODES)[:, None]
+    ids[0] = -100
+    ids[0, ::4] = torch.randint(0, 499, (groups,), generator=gen)
+    for g in range(1, groups, 2):
+        ids[0, 4 * g] = EMPTY
+        for c, empty in enumerate(EMPTY_CODES):
+            ids[c + 1, 4 * g : 4 * g + 4] = torch.randint(0, empty, (4,), generator=gen)
+    return ids
+
+
+def test_fast_decoder_hidden_states_equal_eager_bitwise(model):
+    """Step by step, text and speech groups alike, the fast decoder's last backbone state is
+    the eager decoder's bit for bit (not only the sampled tokens)."""
+    sampler = SamplerConfig(temperature=0.9, top_k=50, top_p=0.95)
+    req = GenerationRequest(_prompt(5, 1), sampler, sampler, frozenset(), 12, seed=7)
+    fast, eager = BatchDecoder(model, EMPTY, 64, 2), EagerDecoder(model, EMPTY, 64)
+    fast.add(RequestState.start(req))
+    eager.add(RequestState.start(req))
+    kinds = set()
+    for _ in range(12):
+        assert torch.equal(fast.hidden[0], eager._hidden[0, 0])
+        (f_state, f_event, f_done), = fast.step()
+        (e_state, e_event, e_done), = eager.step()
+        assert torch.equal(f_state.groups[-1], e_state.groups[-1])
+        kinds.add(int(f_state.groups[-1][0, 0]) == EMPTY)
+        if f_done or e_done:
+            assert f_done is not None and e_done is not None
+            break
+    assert kinds == {True, False}, "the run should cover both text and speech groups"
