@@ -342,3 +342,29 @@ def test_status_load_unload(mimo):
                                       duration_s=1.0, options=GenerationOptions(seed=1)))
     assert result.new_groups == 7                        # ceil(1.0 * 6.25); the minimum (8) capped to it
     assert mimo.status()["models"]["base"]["loaded"]
+
+
+def test_bfloat16_path_runs_and_streams(tiny, clips):
+    """The GPU dtype exercised on CPU: LM and audio tokenizer in bf16, outputs still float32."""
+    m = MimoAudio.from_specs("tiny", dtype="bfloat16")
+    try:
+        request = TTSRequest("Hello there.", options=GenerationOptions(seed=6, max_new_groups=20))
+        whole = m.run(request)
+        events = list(m.stream(request))
+        assert m.status()["dtype"] == "bfloat16" and m.status()["tokenizer_dtype"] == "bfloat16"
+        assert whole.audio.dtype == np.float32 and np.isfinite(whole.audio).all()
+        np.testing.assert_array_equal(events[-1].result.tokens, whole.tokens)
+        asr = m.run(ASRRequest(clips["voiced"], options=GenerationOptions(greedy=True, max_new_groups=6)))
+        assert asr.audio is None and asr.tokens.shape[0] == STREAMS
+    finally:
+        m.close()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_cuda_without_cuda_is_a_device_error(tiny):
+    from mimo_core.errors import DeviceError
+
+    m = MimoAudio.from_specs("tiny", device="cuda")
+    with pytest.raises(DeviceError, match="CUDA is not available"):
+        m.run(ChatRequest("hi", options=GenerationOptions(max_new_groups=2)))
+    m.close()

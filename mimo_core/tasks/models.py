@@ -62,9 +62,12 @@ class ModelManager:
                  dtype="float32", attn: str = "auto", max_batch: int = 4):
         self.specs = {Role.INSTRUCT: instruct, Role.BASE: base, Role.TOKENIZER: tokenizer}
         self.device = str(device)
-        self.dtype = torch_dtype(dtype)
-        if self.dtype not in (torch.float32, torch.bfloat16):
-            raise DeviceError(f"unsupported dtype {dtype} (use float32 or bfloat16)")
+        self.dtype = torch_dtype(dtype)                     # the LMs' dtype
+        if self.dtype not in (torch.float32, torch.bfloat16, torch.float16):
+            raise DeviceError(f"unsupported dtype {dtype} (use float32, bfloat16 or float16)")
+        # The audio tokenizer runs in float32 or bfloat16 (as the reference, which casts it to
+        # bf16 beside a bf16 LM); a float16 LM gets a float32 tokenizer.
+        self.codec_dtype = torch.bfloat16 if self.dtype == torch.bfloat16 else torch.float32
         self.attn = attn
         self.max_batch = max_batch
         self._lms: dict[Role, LoadedLM] = {}
@@ -108,7 +111,7 @@ class ModelManager:
                 spec = self.specs[Role.TOKENIZER]
                 t0 = time.perf_counter()
                 path = resolve_spec(spec, Role.TOKENIZER)
-                codec = load_audio_tokenizer(path, device=self.device, dtype=self.dtype)
+                codec = load_audio_tokenizer(path, device=self.device, dtype=self.codec_dtype)
                 self._codec_info = {"spec": str(spec) if spec is not None else None, "path": str(path),
                                     "load_seconds": round(time.perf_counter() - t0, 3)}
                 self._codec = codec
@@ -184,6 +187,7 @@ class ModelManager:
     # ------------------------------------------------------------------ status
     def status(self) -> dict:
         out = {"device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
+               "tokenizer_dtype": str(self.codec_dtype).replace("torch.", ""),
                "tiny": self.uses_tiny(), "models": {}}
         for role in Role:
             spec = self.specs[role]
