@@ -6,7 +6,16 @@
 torch: the model is reached only through ``mimo_core``.
 """
 
-from .handlers import Handlers
-from .ui import build_app
-
 __all__ = ["Handlers", "build_app"]
+
+
+def __getattr__(name):
+    # Lazy: `run_mimo_audio.py tts ...` imports app.launch to register the `app` command and
+    # must not pay for importing gradio; only the UI itself needs it.
+    if name == "Handlers":
+        from .handlers import Handlers
+        return Handlers
+    if name == "build_app":
+        from .ui import build_app
+        return build_app
+    raise AttributeError(f"module 'app' has no attribute {name!r}")
