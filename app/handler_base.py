@@ -227,6 +227,6 @@ def _flatten(info: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 def status_markdown(info: dict) -> str:
     """The backend's status dict as a two-column table (nested dicts become "a / b" rows)."""
-    rows = ["| | |", "|---|---|"]
+    rows = ["| what | value |", "|---|---|"]
     rows += [f"| {html.escape(name)} | {_cell(value)} |" for name, value in _flatten(info)]
     return "\n".join(rows)
