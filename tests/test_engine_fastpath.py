@@ -87,9 +87,13 @@ def _prompt(groups: int, seed: int) -> torch.Tensor:
     return ids
 
 
-def test_fast_decoder_hidden_states_equal_eager_bitwise(model):
+@pytest.mark.parametrize("input_local_dim", [32, 48])   # 48: speech embeddings projected to the local width
+def test_fast_decoder_hidden_states_equal_eager_bitwise(model, input_local_dim):
     """Step by step, text and speech groups alike, the fast decoder's last backbone state is
     the eager decoder's bit for bit (not only the sampled tokens)."""
+    if input_local_dim != model.config.input_local_dim:
+        model = build_tiny_lm(VOCAB, seed=12, row_norms={EMPTY: 9.0}, input_local_dim=input_local_dim)
+        assert model.speech_embeddings_to_local is not None
     sampler = SamplerConfig(temperature=0.9, top_k=50, top_p=0.95)
     req = GenerationRequest(_prompt(5, 1), sampler, sampler, frozenset(), 12, seed=7)
     fast, eager = BatchDecoder(model, EMPTY, 64, 2), EagerDecoder(model, EMPTY, 64)

@@ -62,6 +62,9 @@ class BatchDecoder:
         self.channel_empty = torch.tensor(model.speech_empty_ids, device=dev)
         self.head_weights = [head.weight for head in model.local_transformer_lm_heads]   # (V_c, Dl) each
         self._plans: dict[int, list] = {}
+        self.embed_tables = [table.weight for table in model.speech_embeddings]       # (V_c, Di) each
+        to_local = model.speech_embeddings_to_local
+        self.to_local = to_local.weight if to_local is not None else None             # (Dl, Di)
         self.backbone_plan, self.local_plan = StepPlan(model.model), StepPlan(model.local_transformer)                                # rows n -> per-step constants
 
     def active(self) -> list[RequestState]:
@@ -178,6 +181,7 @@ class BatchDecoder:
         """
         model = self.model
         stack, heads, sizes = self.local_plan, self.head_weights, model.config.speech_vocab_sizes
+        tables, to_local = self.embed_tables, self.to_local
         samplers = [s.request.audio_sampler for s in rows]
         generators = [s.generator for s in rows]
         canvas = self.canvas[:n].fill_(UNGENERATED)                               # (n, S, C)
@@ -192,11 +196,13 @@ class BatchDecoder:
                 stacked[j * n : (j + 1) * n, : sizes[c]] = F.linear(hidden, heads[c])   # (n, V_c)
             tokens = sample_stacked(stacked, samplers * k, generators * k, banned, limits,
                                     speech * k).view(k, n)                        # (k, n)
+            canvas[:, t, channels] = tokens.T
             if t == last:
-                canvas[:, t, channels] = tokens.T
                 break
             embeds = self.local_embeds[:n].zero_()
-            for j, c in enumerate(channels):
-                canvas[:, t, c] = tokens[j]
-                embeds += model.local_embed(c, tokens[j])[:, None, :]
+            for j, c in enumerate(channels):   # model.local_embed(c, tokens[j]), without module calls
+                contribution = F.embedding(tokens[j], tables[c])                  # (n, Di)
+                if to_local is not None:
+                    contribution = F.linear(contribution, to_local)               # (n, Dl)
+                embeds += contribution[:, None, :]
         return undelay(canvas.cpu(), model.delays, model.group_size)
