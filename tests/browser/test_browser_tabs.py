@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ui_helpers import wait_until
+from ui_helpers import needs_ffmpeg, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -223,6 +223,7 @@ def test_model_tab_load_and_unload(page, screenshots):
 
 
 # ------------------------------------------------------------------------------ streaming
+@needs_ffmpeg
 def test_live_audio_starts_before_generation_ends_and_stop_cancels(page):
     tab = open_tab(page, "Text-to-Speech", "tab-tts")
     advanced(tab, seed=5, min_s=60, max_s=60)            # 375 positions: several seconds on CPU

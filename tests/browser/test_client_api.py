@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
+from ui_helpers import needs_ffmpeg  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SHORT = {"seed": "1", "min_seconds": "", "max_seconds": "2"}     # quick, reproducible runs
@@ -101,6 +102,7 @@ def test_chat_history_lives_in_the_client_session(app_url):
     assert user_texts(a_chat) == ["One.", "Two.", "Three."]
     assert user_texts(b_chat) == ["Only.", "Again."]
 
+@needs_ffmpeg
 def test_first_audio_chunk_arrives_before_generation_ends(client):
     job = client.submit(text="Streaming check.", mode="plain", voice_prompt=None, seed="4", min_seconds="8",
                         max_seconds="8", api_name="/tts_stream")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+
+import pytest
+
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None,
+                                  reason="ffmpeg not found: gradio needs it to stream audio")
 
 
 def wait_until(predicate, timeout_s: float = 30.0, step_s: float = 0.1):
