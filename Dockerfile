@@ -28,10 +28,10 @@ RUN apt-get update \
  && python3 -m venv /opt/venv
 
 WORKDIR /app
-COPY requirements.txt .
+COPY requirements.txt requirements-flash.txt ./
 # On Linux x86_64 the torch wheel from PyPI is the CUDA build.
 RUN pip install --upgrade pip && pip install -r requirements.txt \
- && if [ "$FLASH_ATTN" = "1" ]; then pip install flash-attn --no-build-isolation; fi
+ && if [ "$FLASH_ATTN" = "1" ]; then pip install --no-build-isolation -r requirements-flash.txt; fi
 
 COPY . .
 
