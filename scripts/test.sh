@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=""
-  for p in chromium espeak-ng sox; do command -v "$p" >/dev/null || need="$need $p"; done
+  for p in chromium espeak-ng sox ffmpeg; do command -v "$p" >/dev/null || need="$need $p"; done
   dpkg -s chromium-driver >/dev/null 2>&1 || need="$need chromium-driver"
   if [ -n "$need" ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null) \

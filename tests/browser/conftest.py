@@ -80,6 +80,10 @@ def page(browser, app_url):
 
 
 @pytest.fixture(scope="session")
-def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def screenshots(tmp_path_factory) -> Path:
+    """Where tab screenshots go: docs/screenshots/ (used by the README) when
+    MIMO_UPDATE_SCREENSHOTS=1, else a temporary folder so a test run leaves the tree clean."""
+    if os.environ.get("MIMO_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
