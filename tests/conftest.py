@@ -31,3 +31,28 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def manifest(fixtures_dir) -> dict:
     return json.loads((fixtures_dir / "manifest.json").read_text())
+
+
+def lm_task_names() -> list[str]:
+    """Names of the LM golden cases (for parametrize); empty without the fixtures."""
+    if not fixtures_available():
+        return []
+    return sorted(json.loads((FIXTURES / "manifest.json").read_text())["lm_tasks"])
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """The offline 'tiny' demo checkpoints, built once per session; MIMO_TINY_DIR points at them."""
+    import torch
+
+    from mimo_core.resolve import ensure_tiny
+
+    torch.set_num_threads(2)
+    root = ensure_tiny(tmp_path_factory.getbasetemp() / "tiny-v1")
+    old = os.environ.get("MIMO_TINY_DIR")
+    os.environ["MIMO_TINY_DIR"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("MIMO_TINY_DIR", None)
+    else:
+        os.environ["MIMO_TINY_DIR"] = old

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import types
 
-import pytest
 
 import app.launch as launch
 from app.backend import GpuCalls, make_backend

@@ -12,28 +12,13 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from conftest import REPO_ROOT
 from mimo_core.audio_io import save_audio
 from mimo_core.constants import GROUP_SIZE, SAMPLE_RATE, STREAMS
-from mimo_core.resolve import ensure_tiny
 from mimo_core.tasks import Conversation
 
 TINY = ["--model-path", "tiny"]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    torch.set_num_threads(2)
-    root = ensure_tiny(tmp_path_factory.getbasetemp() / "tiny-v1")
-    old = os.environ.get("MIMO_TINY_DIR")
-    os.environ["MIMO_TINY_DIR"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("MIMO_TINY_DIR", None)
-    else:
-        os.environ["MIMO_TINY_DIR"] = old
 
 
 @pytest.fixture(scope="module")

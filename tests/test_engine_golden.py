@@ -3,7 +3,6 @@ exactly (every group, every codebook, same stop), alone and batched, on the fast
 eager path agrees on a few; bfloat16 runs are structurally sound (agreement is reported by
 bench/bench_engine.py --bf16-agreement, not asserted: the README expects no exact match)."""
 
-import json
 
 import numpy as np
 import pytest
@@ -12,17 +11,14 @@ from safetensors.torch import load_file
 
 from mimo_core.engine import Engine, GenerationRequest, GenerationResult, SamplerConfig, StopReason
 from mimo_core.lm import load_mimo_lm
-from tests.conftest import FIXTURES, fixtures_available, requires_fixtures
+from tests.conftest import lm_task_names, requires_fixtures
 
 pytestmark = requires_fixtures
 GREEDY = SamplerConfig(greedy=True)
 SPEECH_CONTINUATION_MIN_NEW = 8   # the harness call (manifest note); every other task uses the default 0
 
 
-def _cases():
-    if not fixtures_available():
-        return []
-    return sorted(json.loads((FIXTURES / "manifest.json").read_text())["lm_tasks"])
+_cases = lm_task_names
 
 
 @pytest.fixture(scope="module")

@@ -13,18 +13,13 @@ from mimo_core.engine.eager import EagerDecoder, patch_decode_eager
 from mimo_core.engine.sampling import GREEDY
 from mimo_core.engine.types import GenerationRequest, RequestState
 from mimo_core.lm import load_mimo_lm
-from tests.conftest import FIXTURES, fixtures_available, requires_fixtures
+from tests.conftest import lm_task_names, requires_fixtures
 
 pytestmark = requires_fixtures
 P = 4
 
 
-def _cases():
-    if not fixtures_available():
-        return []
-    import json
-
-    return sorted(json.loads((FIXTURES / "manifest.json").read_text())["lm_tasks"])
+_cases = lm_task_names
 
 
 @pytest.fixture(scope="module")

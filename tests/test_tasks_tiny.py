@@ -3,7 +3,6 @@ valid outputs, streaming == whole, concurrency, cancellation, conversations, inj
 
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
@@ -14,26 +13,12 @@ import torch
 from mimo_core.audio_io import save_audio
 from mimo_core.constants import GROUP_SIZE, SAMPLE_RATE, SAMPLES_PER_FRAME, STREAMS
 from mimo_core.errors import AudioInputError, InputTooLongError, ModelNotConfiguredError, PromptError
-from mimo_core.resolve import ensure_tiny
 from mimo_core.tasks import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest,
                              FewShotExample, GenerationOptions, Limits, MimoAudio, S2SRequest, S2TRequest,
                              TTSRequest, Turn, UnderstandRequest)
 
 STREAM_REL_RMS = 0.05          # the codec streaming decoder's stated tolerance (codec/streaming.py)
 SILENCE = SAMPLE_RATE          # the reference's one second of zeros when no speech was produced
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    torch.set_num_threads(2)
-    root = ensure_tiny(tmp_path_factory.getbasetemp() / "tiny-v1")
-    old = os.environ.get("MIMO_TINY_DIR")
-    os.environ["MIMO_TINY_DIR"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("MIMO_TINY_DIR", None)
-    else:
-        os.environ["MIMO_TINY_DIR"] = old
 
 
 @pytest.fixture(scope="module")
