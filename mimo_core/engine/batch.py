@@ -4,7 +4,9 @@ Rows are kept compact (active requests occupy rows 0..n-1). Every row has its ow
 each step writes the new group's keys at the row's own position of a preallocated backbone
 KV cache (``[max_batch, H, context, Dh]`` per layer) and attends through an additive mask
 when the rows' lengths differ. Prefill runs per request (rows never see each other's
-padding, so a request's prefill is the same whatever its batch). The patch decoder runs
+padding, so a request's prefill is the same whatever its batch). Decode steps go through
+``step_stack`` (the decoder layers' own operations without the module-call overhead) and a
+step whose rows are all text groups skips the patch encoder. The patch decoder runs
 its ``P + max(delay)`` steps for all rows at once with its own small preallocated cache
 (``[max_batch, H, steps, Dh]``), sampling only for rows whose text id is ``<|empty|>``.
 Rotary tables for every position are computed once. A finished row is removed by moving
@@ -18,7 +20,7 @@ import torch.nn.functional as F
 
 from ..lm.kv_cache import StaticKVCache
 from ..lm.modules import MimoAudioLM
-from ..lm.stack import additive_mask, rotary, run_stack, StepPlan, step_stack
+from ..lm.stack import StepPlan, additive_mask, rotary, run_stack, step_stack
 from .delay import UNGENERATED, num_steps, schedule, undelay
 from .sampling import NEG_INF, sample_rows, sample_stacked
 from .types import GenerationResult, GroupEvent, RequestState, StopReason, stop_after_group
@@ -60,12 +62,14 @@ class BatchDecoder:
         self.stacked_logits = torch.full((len(sizes) * max_batch, max(sizes)), NEG_INF, dtype=dt, device=dev)
         self.channel_sizes = torch.tensor(sizes, device=dev)
         self.channel_empty = torch.tensor(model.speech_empty_ids, device=dev)
+        # the one-token steps' tensors, gathered once (see StepPlan); the decoder holds the model's
+        # parameters themselves, so build a new decoder (Engine does) after moving the model
+        self.backbone_plan, self.local_plan = StepPlan(model.model), StepPlan(model.local_transformer)
         self.head_weights = [head.weight for head in model.local_transformer_lm_heads]   # (V_c, Dl) each
-        self._plans: dict[int, list] = {}
         self.embed_tables = [table.weight for table in model.speech_embeddings]       # (V_c, Di) each
         to_local = model.speech_embeddings_to_local
         self.to_local = to_local.weight if to_local is not None else None             # (Dl, Di)
-        self.backbone_plan, self.local_plan = StepPlan(model.model), StepPlan(model.local_transformer)                                # rows n -> per-step constants
+        self._plans: dict[int, list] = {}                                # rows n -> per-step constants
 
     def active(self) -> list[RequestState]:
         return list(self.rows)
