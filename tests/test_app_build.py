@@ -11,7 +11,7 @@ import pytest
 from app import Handlers, build_app
 from app.ui import TABS
 from app.ui.widgets import named
-from browser.fake_backend import FakeMimoAudio
+from tests.browser.fake_backend import FakeMimoAudio
 
 APP_DIR = Path(__file__).resolve().parents[1] / "app"
 TASKS = ("continue", "s2s", "tts", "asr", "understand", "dialogue", "s2t", "chat")

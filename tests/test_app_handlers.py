@@ -13,7 +13,7 @@ import soundfile as sf
 
 from app.handlers import MAX_EXAMPLE_ROWS, Handlers
 from app.handler_base import status_markdown
-from browser.fake_backend import CHUNK, FakeMimoAudio
+from tests.browser.fake_backend import CHUNK, FakeMimoAudio
 from mimo_core.constants import SAMPLE_RATE
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.types import S2SRequest, TTSRequest

@@ -8,7 +8,7 @@ import types
 
 import app.launch as launch
 from app.backend import GpuCalls, make_backend
-from browser.fake_backend import FakeMimoAudio
+from tests.browser.fake_backend import FakeMimoAudio
 from mimo_core.errors import ModelLoadError
 from mimo_core.tasks.types import ChatRequest
 from run_mimo_audio import build_parser

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 from mimo_core.audio_io import save_audio
 from mimo_core.constants import GROUP_SIZE, SAMPLE_RATE, STREAMS
 from mimo_core.tasks import Conversation

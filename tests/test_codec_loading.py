@@ -11,6 +11,7 @@ from safetensors.torch import load_file, save_file
 from mimo_core.codec import build_model, load_audio_tokenizer, real_config
 from mimo_core.codec.tiny import write_tiny_audio_tokenizer
 from mimo_core.errors import CheckpointMismatchError, DeviceError, ModelLoadError
+from tests.conftest import fixtures_available
 
 # The key families of spec section 2 ({i} layer, {q} quantizer index).
 SPEC_KEY_PATTERNS = [
@@ -74,7 +75,7 @@ def test_full_size_model_on_meta_has_spec_keys_and_shapes():
     assert 1.1e9 < params < 1.4e9, params
 
 
-@pytest.mark.skipif(not __import__("conftest").fixtures_available(), reason="golden fixtures not found")
+@pytest.mark.skipif(not fixtures_available(), reason="golden fixtures not found")
 def test_fixture_keys_have_the_same_families_as_full_size(fixtures_dir):
     stored = load_file(fixtures_dir / "checkpoints" / "audio_tokenizer" / "model.safetensors")
     assert generalise(stored) == generalise(build_model(real_config(), "meta").state_dict())

@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 from safetensors.torch import load_file
 
-from conftest import requires_fixtures
+from tests.conftest import requires_fixtures
 
 pytestmark = requires_fixtures
 INPUTS = ["sine_a", "sine_b", "sine_c", "sine_d", "sine_e", "speech_hello", "speech_weather"]

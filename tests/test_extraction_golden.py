@@ -4,10 +4,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import requires_fixtures
+from tests.conftest import requires_fixtures
 from mimo_core.prompts import extract_output, split_generated
 from mimo_core.text.special_ids import load_text_tokenizer
-from test_prompts_golden import PRECISIONS, _task_names
+from tests.test_prompts_golden import PRECISIONS, _task_names
 
 pytestmark = requires_fixtures
 

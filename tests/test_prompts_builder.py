@@ -6,7 +6,7 @@ Runs on the tiny demo tokenizer (always) and on the fixture's Qwen2 tokenizer (w
 import pytest
 import torch
 
-from conftest import FIXTURES, fixtures_available
+from tests.conftest import FIXTURES, fixtures_available
 from mimo_core.constants import GROUP_SIZE, STREAMS
 from mimo_core.errors import InputTooLongError, PromptError
 from mimo_core.prompts import (ASR_TEMPLATES, PRESETS, TTS_TEMPLATES, DialogueTurn, FewShotPair,

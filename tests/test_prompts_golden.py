@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import FIXTURES, fixtures_available, requires_fixtures
+from tests.conftest import FIXTURES, fixtures_available, requires_fixtures
 from mimo_core.prompts import DialogueTurn, FewShotPair, PromptBuilder
 from mimo_core.text.special_ids import load_text_tokenizer
 

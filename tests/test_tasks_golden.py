@@ -19,7 +19,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import FIXTURES, requires_fixtures
+from tests.conftest import FIXTURES, requires_fixtures
 from mimo_core.constants import LM_CHANNELS
 from mimo_core.tasks import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest,
                              FewShotExample, GenerationOptions, MimoAudio, S2SRequest, S2TRequest,

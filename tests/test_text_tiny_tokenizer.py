@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import FIXTURES, fixtures_available
+from tests.conftest import FIXTURES, fixtures_available
 from mimo_core.constants import MIMO_SPECIAL_TOKENS
 from mimo_core.errors import ModelLoadError
 from mimo_core.text.special_ids import load_text_tokenizer

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ui_helpers import needs_ffmpeg, wait_until
+from tests.browser.ui_helpers import needs_ffmpeg, wait_until
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
-from ui_helpers import needs_ffmpeg  # noqa: E402
+from tests.browser.ui_helpers import needs_ffmpeg  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SHORT = {"seed": "1", "min_seconds": "", "max_seconds": "2"}     # quick, reproducible runs
