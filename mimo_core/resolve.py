@@ -5,7 +5,7 @@ A spec is one of
   * a Hugging Face repo id such as ``XiaomiMiMo/MiMo-Audio-7B-Instruct``, downloaded with
     ``huggingface_hub.snapshot_download`` (progress bars on stderr) into the standard HF cache;
   * ``"tiny"``: tiny random checkpoints in the official on-disk format, built once
-    (deterministic, seeded) into ``$MIMO_TINY_DIR`` or ``~/.cache/mimo_audio_studio/tiny-v1``.
+    (deterministic, seeded) into ``$MIMO_TINY_DIR`` or ``~/.cache/mimo_audio_studio/tiny-v1-<recipe hash>``.
     Their output is noise; everything that resolves ``tiny`` logs a loud warning.
 
 Three roles: the Instruct LM, the Base LM and the audio tokenizer. The text tokenizer always
@@ -67,7 +67,19 @@ def tiny_root() -> Path:
     env = os.environ.get("MIMO_TINY_DIR")
     if env:
         return Path(env).expanduser()
-    return Path.home() / ".cache" / "mimo_audio_studio" / TINY_VERSION
+    return Path.home() / ".cache" / "mimo_audio_studio" / f"{TINY_VERSION}-{tiny_recipe_hash()}"
+
+
+def tiny_recipe_hash() -> str:
+    """A short hash of the code that writes the tiny checkpoints, so a cache built by an
+    older recipe is never reused after an upgrade (it is rebuilt beside it instead)."""
+    import hashlib
+
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for rel in ("resolve.py", "lm/tiny.py", "codec/tiny.py", "text/tiny_tokenizer.py"):
+        digest.update((here / rel).read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def _round_up(n: int, multiple: int) -> int:

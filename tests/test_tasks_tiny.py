@@ -18,6 +18,7 @@ from mimo_core.tasks import (ASRRequest, ChatRequest, ContinueRequest, Conversat
                              TTSRequest, Turn, UnderstandRequest)
 
 STREAM_REL_RMS = 0.05          # the codec streaming decoder's stated tolerance (codec/streaming.py)
+SEED_TRIES = 8                 # seeds tried to find an output with speech
 SILENCE = SAMPLE_RATE          # the reference's one second of zeros when no speech was produced
 
 
@@ -111,8 +112,13 @@ def test_same_seed_same_output_and_greedy_is_seed_free(mimo, clips):
 @pytest.mark.parametrize("name,seed", [("tts", 6), ("dialogue", 5), ("continue", 4), ("s2s", 2),
                                        ("tts_instruct", 5), ("tts_instruct", 1)])
 def test_streaming_matches_whole_run(name, seed, mimo, clips):
-    request = requests(clips, GenerationOptions(seed=seed, max_new_groups=60))[name]
-    whole = mimo.run(request)
+    # The first seed from `seed` on whose output has speech (random weights: some seeds stop
+    # before speaking, and which ones depends on the CPU's thread count / rounding).
+    for seed in range(seed, seed + SEED_TRIES):
+        request = requests(clips, GenerationOptions(seed=seed, max_new_groups=60))[name]
+        whole = mimo.run(request)
+        if len(whole.audio) > SILENCE or whole.audio.any():
+            break
     events = list(mimo.stream(request))
     final = events[-1].result
     assert final is not None and all(e.result is None for e in events[:-1])
@@ -123,7 +129,7 @@ def test_streaming_matches_whole_run(name, seed, mimo, clips):
     assert done == list(range(1, whole.new_groups + 1))
     streamed = np.concatenate([e.audio_chunk for e in events if e.audio_chunk is not None])
     assert streamed.shape == whole.audio.shape
-    assert len(whole.audio) > SILENCE or whole.audio.any(), "pick a seed whose output has speech"
+    assert len(whole.audio) > SILENCE or whole.audio.any(), f"no seed in {SEED_TRIES} tries gave speech"
     if name != "tts_instruct":                           # speech already open: audio arrives live
         assert any(e.audio_chunk is not None for e in events[:-1])
     rel = np.sqrt(np.mean((streamed - whole.audio) ** 2)) / np.sqrt(np.mean(whole.audio ** 2))
