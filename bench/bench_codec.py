@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from mimo_core.codec import AudioTokenizer, build_model, real_config, tiny_config
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from anywhere
+
+from mimo_core.codec import AudioTokenizer, build_model, real_config, tiny_config  # noqa: E402
 
 
 def random_tokenizer(cfg, device, dtype, seed=0) -> AudioTokenizer:
