@@ -56,3 +56,14 @@ def tiny(tmp_path_factory):
         os.environ.pop("MIMO_TINY_DIR", None)
     else:
         os.environ["MIMO_TINY_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def fixture_lm(fixtures_dir):
+    """The fixtures' tiny LM checkpoint, loaded once in float32 (read-only for tests)."""
+    import torch
+
+    from mimo_core.lm import load_mimo_lm
+
+    torch.set_num_threads(1)   # tiny ops: a 2nd thread only adds sync cost
+    return load_mimo_lm(fixtures_dir / "checkpoints" / "lm", dtype=torch.float32)

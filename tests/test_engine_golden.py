@@ -22,9 +22,8 @@ _cases = lm_task_names
 
 
 @pytest.fixture(scope="module")
-def model(fixtures_dir):
-    torch.set_num_threads(1)   # tiny ops: a 2nd thread only adds sync cost
-    return load_mimo_lm(fixtures_dir / "checkpoints" / "lm", dtype=torch.float32)
+def model(fixture_lm):
+    return fixture_lm
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from mimo_core.engine.batch import BatchDecoder
 from mimo_core.engine.eager import EagerDecoder, patch_decode_eager
 from mimo_core.engine.sampling import GREEDY
 from mimo_core.engine.types import GenerationRequest, RequestState
-from mimo_core.lm import load_mimo_lm
 from tests.conftest import lm_task_names, requires_fixtures
 
 pytestmark = requires_fixtures
@@ -23,9 +22,8 @@ _cases = lm_task_names
 
 
 @pytest.fixture(scope="module")
-def model(fixtures_dir):
-    torch.set_num_threads(1)   # tiny ops: a 2nd thread only adds sync cost
-    return load_mimo_lm(fixtures_dir / "checkpoints" / "lm", dtype=torch.float32)
+def model(fixture_lm):
+    return fixture_lm
 
 
 @pytest.fixture(scope="module")
