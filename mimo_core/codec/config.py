@@ -6,12 +6,11 @@ config.json are kept in ``extra`` so a round trip loses nothing.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config_io import field_values, read_config_json, split_known
 from ..errors import ModelLoadError
 
 MODEL_TYPE = "mimo_audio_tokenizer"
@@ -85,9 +84,7 @@ class TokenizerConfig:
     # ---- (de)serialisation ---------------------------------------------------------
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TokenizerConfig":
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        known = {k: v for k, v in data.items() if k in names}
-        extra = {k: v for k, v in data.items() if k not in names}
+        known, extra = split_known(cls, data)
         for key in ("encoder_attn_window_size", "decoder_attn_window_size", "vocoder_attn_window_size"):
             if key in known:
                 known[key] = tuple(int(x) for x in known[key])
@@ -97,14 +94,10 @@ class TokenizerConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TokenizerConfig":
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"cannot read audio tokenizer config {path}: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_config_json(path, "audio tokenizer"))
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        out = field_values(self)
         for key, value in out.items():
             if isinstance(value, tuple):
                 out[key] = list(value)

@@ -11,12 +11,11 @@ config (rope_theta, rms_norm_eps, q/k/v bias) with their own width, heads and ff
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config_io import field_values, read_config_json, split_known
 from ..errors import ModelLoadError
 
 
@@ -68,9 +67,7 @@ class MimoLMConfig:
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "MimoLMConfig":
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        known = {k: v for k, v in data.items() if k in names}
-        extra = {k: v for k, v in data.items() if k not in names}
+        known, extra = split_known(cls, data)
         if data.get("rope_theta") is None and isinstance(data.get("rope_parameters"), dict):
             known["rope_theta"] = data["rope_parameters"]["rope_theta"]
         cfg = cls(**known, extra=extra)
@@ -79,14 +76,10 @@ class MimoLMConfig:
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> "MimoLMConfig":
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"cannot read LM config {path}: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(read_config_json(path, "LM"))
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        data = field_values(self)
         return {**self.extra, **data}
 
     def validate(self) -> None:
