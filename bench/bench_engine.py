@@ -9,7 +9,12 @@ and loaded back with load_mimo_lm), two configs:
 For each: groups/s of the eager path vs the fast path at batch 1 (same seeds -> the same
 tokens, checked), aggregate groups/s of the fast path at batch 1, 4 and 8, time to the first
 streamed group, and the peak RSS of a fresh process while loading the checkpoint vs its size
-on disk. Every timing is the best of --repeats runs (this machine's CPU is shared); eager and
+on disk. Requests use the spoken-dialogue samplers of spec section 7 (text and speech groups
+mixed). Batch-1 weight traffic: the bytes of weights a group reads (each step needs every
+weight it uses once) times groups/s gives the rate each path streams weights at; it is shown
+next to the rate of the text head's one-row matrix-vector product alone (the step's largest
+weight stream). A batch-1 path cannot beat that rate by much: it bounds how much faster any
+code could make a memory-bound step on this machine. Every timing is the best of --repeats runs (this machine's CPU is shared); eager and
 fast batch-1 runs alternate within each repeat.
 """
 
@@ -30,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mimo_core.engine import Engine, GenerationRequest, SamplerConfig  # noqa: E402
+from mimo_core.engine.delay import num_steps  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
 from mimo_core.lm.tiny import write_tiny_lm  # noqa: E402
 
@@ -43,8 +49,9 @@ CONFIGS = {
 }
 # <|empty|> raised in lm_head (as in the fixtures) so that a share of groups is speech
 EMPTY_ROW_NORM = {"tiny": 15.0, "mid": 40.0}
-TEXT = SamplerConfig(temperature=0.6, top_k=50, top_p=0.95)
-AUDIO = SamplerConfig(temperature=0.9, top_k=50, top_p=0.95)
+# the spoken-dialogue defaults of spec section 7 (a task that mixes text and speech groups)
+TEXT = SamplerConfig(temperature=0.6, top_p=0.95)
+AUDIO = SamplerConfig(temperature=0.9, top_p=0.95)
 EMPTY_CODES = (1024, 1024, 128, 128, 128, 128, 128, 128)
 
 
@@ -87,6 +94,38 @@ def best_of_interleaved(repeats: int, fns) -> list[tuple[float, object]]:
     return list(zip(best, outs))
 
 
+def nbytes(module: torch.nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for p in module.parameters())
+
+
+def weight_bytes(model) -> tuple[int, int]:
+    """Weight bytes one batch-1 group must read: (every group, extra for a speech group).
+
+    Every group: the text head and the backbone layers. A speech group adds the patch
+    decoder (its stack once per step, each channel head at the P steps that emit that
+    channel, the downcast) and, on the next step, the patch encoder and the group downcast.
+    """
+    every = nbytes(model.lm_head) + nbytes(model.model.layers) + nbytes(model.model.norm)
+    steps = num_steps(model.delays, model.group_size)
+    local = nbytes(model.local_transformer)
+    if model.speech_embeddings_to_local is not None:
+        local += nbytes(model.speech_embeddings_to_local)
+    speech = (steps * local + model.group_size * nbytes(model.local_transformer_lm_heads)
+              + nbytes(model.hidden_states_downcast) + nbytes(model.input_local_transformer)
+              + nbytes(model.speech_group_downcast))
+    return every, speech
+
+
+def gemv_bandwidth(model, repeats: int) -> float:
+    """Bytes/s of the text head's one-row matrix-vector product alone: the largest single
+    weight stream of a step, i.e. about the best rate this machine reads weights at."""
+    weight = model.lm_head.weight
+    h = torch.randn(1, weight.shape[1], dtype=weight.dtype)
+    with torch.inference_mode():
+        t, _ = best_of(max(repeats, 5), lambda: torch.nn.functional.linear(h, weight))
+    return nbytes(model.lm_head) / t
+
+
 def load_memory(ckpt: Path, dtype: str) -> dict:
     """Peak RSS of a fresh process loading the checkpoint (above its RSS after the imports)."""
     code = (
@@ -127,6 +166,12 @@ def bench_config(name: str, overrides: dict, args, workdir: Path) -> dict:
     row["speech_share"] = float((r_fast.new_ids[0, ::4] == EMPTY).float().mean())
     row["eager_b1_gps"] = n / t_eager
     row["fast_gps"] = n / t_fast
+    every, speech = weight_bytes(model)
+    n_speech = int((r_fast.new_ids[0, ::4] == EMPTY).sum())
+    read = n * every + n_speech * speech                                  # bytes of weights, b1 run
+    row["read_mb_per_group"] = read / n / 2**20
+    row["eager_gbs"], row["fast_gbs"] = read / t_eager / 1e9, read / t_fast / 1e9
+    row["gemv_gbs"] = gemv_bandwidth(model, reps) / 1e9
     for b in (1, 4, 8):
         reqs = requests(b, n, P0)
         t, results = best_of(reps, lambda: fast.generate_batch(reqs))
@@ -172,6 +217,11 @@ def main() -> int:
             f"{r['fast_b8_gps']:.1f}", f"{r['fast_b8_gps'] / r['eager_b1_gps']:.2f}x", f"{r['first_group_ms']:.1f}",
             str(r["same_tokens_eager_fast"]), f"{100 * r['speech_share']:.0f}"]))
     print("(groups/s; 'agg' = all requests' groups per second of wall time)")
+    print("\nbatch-1 weight traffic: config | weights read per group MB (speech share) | eager GB/s | fast GB/s "
+          "| text-head matvec alone GB/s | fast / matvec rate")
+    for r in rows:
+        print(f"{r['config']} | {r['read_mb_per_group']:.0f} | {r['eager_gbs']:.1f} | {r['fast_gbs']:.1f} | "
+              f"{r['gemv_gbs']:.1f} | {r['fast_gbs'] / r['gemv_gbs']:.0%}")
     print("\nload memory (fresh process): dtype | on disk MB | model MB | peak RSS increase MB | increase / disk")
     for r in rows:
         for m in r["load"]:

@@ -1,7 +1,8 @@
 """The eager path: one request at a time, written like the reference loop.
 
 The backbone and the patch decoder run through ``Qwen2Model.forward`` with transformers'
-growing ``DynamicCache`` (a new cache per patch); every step allocates its tensors afresh.
+growing ``DynamicCache`` (a new cache per patch); every step allocates its tensors afresh, and
+top-p sorts the whole vocabulary with ``torch.sort`` as the reference does.
 It is the baseline the fast path (:mod:`mimo_core.engine.batch`) is measured and checked
 against.
 """
@@ -16,6 +17,7 @@ from transformers.cache_utils import DynamicCache
 from ..lm.modules import MimoAudioLM
 from .delay import UNGENERATED, num_steps, schedule, undelay
 from .sampling import sample_rows
+from .top_p import top_p_reference
 from .types import GenerationResult, GroupEvent, RequestState, StopReason, stop_after_group
 
 # choose(channel, logits (B, V_c)) -> tokens (B,)
@@ -89,12 +91,13 @@ class EagerDecoder:
         req = state.request
         text_logits = model.lm_head(self._hidden)[:, -1, :]                 # (1, V)
         text_id = int(sample_rows(text_logits, [req.text_sampler], [state.generator],
-                                  [state.forbidden_text()])[0])
+                                  [state.forbidden_text()], top_p=top_p_reference)[0])
         if text_id == self.empty_text_id:
             empties = model.speech_empty_ids
 
             def choose(channel: int, logits: torch.Tensor) -> torch.Tensor:
-                return sample_rows(logits, [req.audio_sampler], [state.generator], [(empties[channel],)])
+                return sample_rows(logits, [req.audio_sampler], [state.generator], [(empties[channel],)],
+                                   top_p=top_p_reference)
 
             codes = patch_decode_eager(model, model.hidden_states_downcast(self._hidden), choose)[0]
         else:

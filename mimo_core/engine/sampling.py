@@ -12,14 +12,15 @@ share its batch, and a seed reproduces a run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from ..errors import PromptError
+from .top_p import NEG_INF, top_p_filter
 
-NEG_INF = float("-inf")
+TopP = Callable[[torch.Tensor, float], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -41,22 +42,22 @@ class SamplerConfig:
 GREEDY = SamplerConfig(greedy=True)
 
 
-def process_logits(scores: torch.Tensor, cfg: SamplerConfig) -> torch.Tensor:
-    """Temperature, top-k, top-p on scores (N, V); returns new scores with -inf where removed."""
+def process_logits(scores: torch.Tensor, cfg: SamplerConfig, top_p: TopP = top_p_filter) -> torch.Tensor:
+    """Temperature, top-k, top-p on scores (N, V); returns new scores with -inf where removed.
+
+    ``top_p`` is the nucleus filter: :func:`~mimo_core.engine.top_p.top_p_filter` (default) or
+    the reference's own formulation, which gives the same bits more slowly (the eager path
+    uses it, so that the baseline is the reference's arithmetic)."""
     scores = scores / cfg.temperature
     if cfg.top_k is not None:
         k = min(cfg.top_k, scores.shape[-1])
         kth = torch.topk(scores, k).values[:, -1:]                      # (N, 1)
         scores = scores.masked_fill(scores < kth, NEG_INF)
-    sorted_scores, order = torch.sort(scores)                           # ascending
-    cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
-    drop_sorted = cumulative <= (1.0 - cfg.top_p)
-    drop_sorted[:, -1] = False                                          # keep the top token
-    drop = drop_sorted.scatter(1, order, drop_sorted)
-    return scores.masked_fill(drop, NEG_INF)
+    return top_p(scores, cfg.top_p)
 
 
-def candidates(scores: torch.Tensor, cfg: SamplerConfig) -> tuple[torch.Tensor | None, torch.Tensor]:
+def candidates(scores: torch.Tensor, cfg: SamplerConfig,
+               top_p: TopP = top_p_filter) -> tuple[torch.Tensor | None, torch.Tensor]:
     """The ids that survive temperature / top-k / top-p for one row (V,), with their scores.
 
     Same decisions as :func:`process_logits`, computed on the top-k survivors only (a sort
@@ -70,7 +71,7 @@ def candidates(scores: torch.Tensor, cfg: SamplerConfig) -> tuple[torch.Tensor |
         ids = torch.nonzero(scores >= kth)[:, 0]          # ties at the k-th value are kept
         scores = scores[ids]
     if cfg.top_p < 1.0:   # at 1.0 only zero-probability ids go, which a draw never picks
-        kept = ~torch.isinf(process_logits(scores[None], SamplerConfig(top_p=cfg.top_p))[0])
+        kept = ~torch.isinf(process_logits(scores[None], SamplerConfig(top_p=cfg.top_p), top_p)[0])
         scores = scores.masked_fill(~kept, NEG_INF)
     return ids, scores
 
@@ -92,6 +93,7 @@ def sample_rows(
     forbidden: Sequence[Sequence[int]] | None = None,
     active: Sequence[bool] | None = None,
     forbid_all: Sequence[int] = (),
+    top_p: TopP = top_p_filter,
 ) -> torch.Tensor:
     """Choose one id per row of logits (N, V) -> LongTensor (N,) on logits' device.
 
@@ -114,7 +116,7 @@ def sample_rows(
     for row, cfg in enumerate(samplers):
         if cfg.greedy or (active is not None and not active[row]):
             continue
-        ids, kept = candidates(logits[row], cfg)
+        ids, kept = candidates(logits[row], cfg, top_p)
         banned = [*forbid_all, *(forbidden[row] if forbidden is not None else ())]
         if banned:                                   # forbidden ids go to -inf after the filters
             banned_t = torch.tensor(banned, device=kept.device)
@@ -139,6 +141,7 @@ def sample_stacked(
     banned: torch.Tensor,
     limits: torch.Tensor,
     active: Sequence[bool],
+    top_p: TopP = top_p_filter,
 ) -> torch.Tensor:
     """Vectorised decisions for many rows at once (the fast path's patch decoder).
 
@@ -170,7 +173,7 @@ def sample_stacked(
             kth = torch.topk(scores, min(cfg.top_k, scores.shape[-1])).values[:, -1:]
             scores = scores.masked_fill(scores < kth, NEG_INF)
         if cfg.top_p < 1.0:
-            scores = process_logits(scores, SamplerConfig(top_p=cfg.top_p))
+            scores = process_logits(scores, SamplerConfig(top_p=cfg.top_p), top_p)
         scores[torch.arange(len(members), device=logits.device), banned[index]] = NEG_INF
         cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)                # (m, V)
         u = torch.tensor([torch.rand((), generator=generators[i]).item() for i in members],

@@ -1,0 +1,79 @@
+"""The fast top-p filter gives the reference formulation's result bit for bit."""
+
+import pytest
+import torch
+
+from mimo_core.engine import top_p as top_p_module
+from mimo_core.engine.sampling import SamplerConfig, process_logits
+from mimo_core.engine.top_p import top_p_filter, top_p_reference
+
+
+def same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+
+
+@pytest.fixture
+def reference_calls(monkeypatch):
+    """Counts the rows top_p_filter hands to the reference (its tie fallback)."""
+    calls = []
+    original = top_p_module.top_p_reference
+
+    def counting(scores, p):
+        calls.append(scores.shape[0])
+        return original(scores, p)
+
+    monkeypatch.setattr(top_p_module, "top_p_reference", counting)
+    return calls
+
+
+@pytest.mark.parametrize("vocab", [2, 7, 1025, 151680])
+@pytest.mark.parametrize("p", [0.05, 0.5, 0.9, 0.95, 0.999])
+def test_random_rows_match_the_reference_without_falling_back(vocab, p, reference_calls):
+    gen = torch.Generator().manual_seed(vocab + int(1000 * p))
+    scores = torch.randn(4, vocab, generator=gen) * torch.tensor([[0.5], [3.0], [10.0], [40.0]])
+    expected = top_p_reference(scores, p)
+    got = top_p_filter(scores, p)
+    assert same(got, expected)
+    assert reference_calls == []                   # the fast branch decided every row
+    if vocab > 7 and p < 0.999:
+        assert bool(torch.isinf(got).any())        # and it did drop something
+
+
+def test_rows_with_removed_entries_match(reference_calls):
+    gen = torch.Generator().manual_seed(1)
+    scores = torch.randn(3, 1025, generator=gen) * 4
+    scores[0, ::3] = float("-inf")                 # as after top-k / padding of a narrower channel
+    scores[1, 100:] = float("-inf")
+    scores[2, :-1] = float("-inf")                 # a single finite entry
+    for p in (0.1, 0.95, 1.0):
+        assert same(top_p_filter(scores, p), top_p_reference(scores, p))
+
+
+def test_ties_across_the_boundary_fall_back_to_the_reference(reference_calls):
+    gen = torch.Generator().manual_seed(2)
+    scores = torch.randint(0, 6, (5, 4000), generator=gen).float()   # long runs of equal scores
+    for p in (0.3, 0.6, 0.9):
+        assert same(top_p_filter(scores, p), top_p_reference(scores, p))
+    assert sum(reference_calls) > 0               # the tie branch was exercised
+
+
+def test_only_the_top_token_survives_a_tiny_p():
+    scores = torch.tensor([[0.0, 3.0, 1.0, 2.0], [5.0, 5.0, 1.0, 0.0]])
+    expected = top_p_reference(scores, 1e-9)
+    assert same(top_p_filter(scores, 1e-9), expected)
+    assert int((~torch.isinf(expected[0])).sum()) == 1
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_other_dtypes_match(dtype):
+    gen = torch.Generator().manual_seed(3)
+    scores = (torch.randn(2, 3000, generator=gen) * 5).to(dtype)
+    assert same(top_p_filter(scores, 0.9), top_p_reference(scores, 0.9))
+
+
+@pytest.mark.parametrize("cfg", [SamplerConfig(temperature=0.6, top_p=0.95), SamplerConfig(temperature=0.9, top_k=50, top_p=0.8),
+                                 SamplerConfig(temperature=1.3, top_p=1.0)])
+def test_process_logits_is_the_same_with_either_filter(cfg):
+    gen = torch.Generator().manual_seed(4)
+    logits = torch.randn(3, 151680, generator=gen) * 6
+    assert same(process_logits(logits, cfg), process_logits(logits, cfg, top_p_reference))
