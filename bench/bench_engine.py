@@ -14,8 +14,8 @@ mixed). Batch-1 weight traffic: the bytes of weights a group reads (each step ne
 weight it uses once) times groups/s gives the rate each path streams weights at; it is shown
 next to the rate of the text head's one-row matrix-vector product alone (the step's largest
 weight stream). A batch-1 path cannot beat that rate by much: it bounds how much faster any
-code could make a memory-bound step on this machine. Every timing is the best of --repeats runs (this machine's CPU is shared); eager and
-fast batch-1 runs alternate within each repeat.
+code could make a memory-bound step on this machine. Every timing is the best of --repeats
+runs (this machine's CPU is shared); eager and fast batch-1 runs alternate within each repeat.
 """
 
 from __future__ import annotations

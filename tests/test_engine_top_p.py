@@ -71,7 +71,8 @@ def test_other_dtypes_match(dtype):
     assert same(top_p_filter(scores, 0.9), top_p_reference(scores, 0.9))
 
 
-@pytest.mark.parametrize("cfg", [SamplerConfig(temperature=0.6, top_p=0.95), SamplerConfig(temperature=0.9, top_k=50, top_p=0.8),
+@pytest.mark.parametrize("cfg", [SamplerConfig(temperature=0.6, top_p=0.95),
+                                 SamplerConfig(temperature=0.9, top_k=50, top_p=0.8),
                                  SamplerConfig(temperature=1.3, top_p=1.0)])
 def test_process_logits_is_the_same_with_either_filter(cfg):
     gen = torch.Generator().manual_seed(4)
