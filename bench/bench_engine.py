@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from mimo_core.engine import Engine, GenerationRequest, SamplerConfig  # noqa: E402
 from mimo_core.engine.delay import num_steps  # noqa: E402
+from mimo_core.engine.top_p import top_p_filter, top_p_reference  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
 from mimo_core.lm.tiny import write_tiny_lm  # noqa: E402
 
@@ -126,6 +127,15 @@ def gemv_bandwidth(model, repeats: int) -> float:
     return nbytes(model.lm_head) / t
 
 
+def top_p_timing(repeats: int) -> dict:
+    """The nucleus filter on one text-vocabulary row: the reference's torch.sort formulation
+    (what the eager path runs) vs top_p_filter (the fast path); outputs must be equal."""
+    scores = torch.randn(1, VOCAB, generator=torch.Generator().manual_seed(0)) * 4
+    (t_ref, ref), (t_ours, ours) = best_of_interleaved(
+        max(repeats, 10), [lambda: top_p_reference(scores, 0.95), lambda: top_p_filter(scores, 0.95)])
+    return dict(reference_ms=t_ref * 1e3, ours_ms=t_ours * 1e3, equal=bool(torch.equal(ref, ours)))
+
+
 def load_memory(ckpt: Path, dtype: str) -> dict:
     """Peak RSS of a fresh process loading the checkpoint (above its RSS after the imports)."""
     code = (
@@ -200,6 +210,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
+    top_p = top_p_timing(args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.configs.split(","):
             rows.append(bench_config(name, CONFIGS[name], args, Path(tmp)))
@@ -222,13 +233,16 @@ def main() -> int:
     for r in rows:
         print(f"{r['config']} | {r['read_mb_per_group']:.0f} | {r['eager_gbs']:.1f} | {r['fast_gbs']:.1f} | "
               f"{r['gemv_gbs']:.1f} | {r['fast_gbs'] / r['gemv_gbs']:.0%}")
+    print(f"\ntop-p 0.95 on one {VOCAB}-token row: reference (torch.sort) {top_p['reference_ms']:.2f} ms, "
+          f"top_p_filter {top_p['ours_ms']:.2f} ms ({top_p['reference_ms'] / top_p['ours_ms']:.0f}x), "
+          f"identical output: {top_p['equal']}")
     print("\nload memory (fresh process): dtype | on disk MB | model MB | peak RSS increase MB | increase / disk")
     for r in rows:
         for m in r["load"]:
             print(f"{r['config']} {m['dtype']} | {m['disk_mb']:.1f} | {m['model_mb']:.1f} | "
                   f"{m['peak_rss_increase_mb']:.1f} | {m['ratio_to_disk']:.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+        Path(args.json).write_text(json.dumps(dict(configs=rows, top_p=top_p), indent=2))
     return 0
 
 
