@@ -78,3 +78,14 @@ def test_process_logits_is_the_same_with_either_filter(cfg):
     gen = torch.Generator().manual_seed(4)
     logits = torch.randn(3, 151680, generator=gen) * 6
     assert same(process_logits(logits, cfg), process_logits(logits, cfg, top_p_reference))
+
+
+def test_degenerate_rows_match():
+    rows = torch.tensor([[float("-inf")] * 6,
+                         [0.0, float("nan"), 1.0, 2.0, 3.0, 4.0],
+                         [-0.0, 0.0, -0.0, 0.0, 1.0, 1.0],
+                         [float("inf"), 0.0, 1.0, 2.0, 3.0, 4.0]])
+    for p in (0.1, 0.5, 0.95):
+        assert torch.equal(torch.isnan(top_p_filter(rows, p)), torch.isnan(top_p_reference(rows, p)))
+        fast, ref = top_p_filter(rows, p).nan_to_num(nan=7.0), top_p_reference(rows, p).nan_to_num(nan=7.0)
+        assert same(fast, ref)

@@ -71,8 +71,7 @@ def candidates(scores: torch.Tensor, cfg: SamplerConfig,
         ids = torch.nonzero(scores >= kth)[:, 0]          # ties at the k-th value are kept
         scores = scores[ids]
     if cfg.top_p < 1.0:   # at 1.0 only zero-probability ids go, which a draw never picks
-        kept = ~torch.isinf(process_logits(scores[None], SamplerConfig(top_p=cfg.top_p), top_p)[0])
-        scores = scores.masked_fill(~kept, NEG_INF)
+        scores = top_p(scores[None], cfg.top_p)[0]
     return ids, scores
 
 

@@ -43,16 +43,21 @@ def top_p_filter(scores: torch.Tensor, top_p: float) -> torch.Tensor:
         return top_p_reference(scores, top_p)
     values = torch.from_numpy(np.sort(scores.numpy(), axis=-1))        # == torch.sort(scores).values
     cumulative = values.softmax(dim=-1).cumsum(dim=-1)
-    # dropped sorted positions are 0 .. n_drop-1; the top token is always kept
-    n_drop = (cumulative <= (1.0 - top_p)).sum(dim=-1).clamp_(max=scores.shape[-1] - 1)   # (N,)
+    # dropped sorted positions are 0 .. n_drop-1 (cumulative never decreases, so the count of
+    # entries <= 1 - p is a binary search); the top token is always kept
+    limit = torch.full((scores.shape[0], 1), 1.0 - top_p, dtype=cumulative.dtype)
+    n_drop = torch.searchsorted(cumulative, limit, right=True)[:, 0].clamp_(max=scores.shape[-1] - 1)
     rows = torch.arange(scores.shape[0])
     last_dropped = values[rows, (n_drop - 1).clamp(min=0)]
     first_kept = values[rows, n_drop]
-    clean = last_dropped < first_kept                                   # no tie across the boundary
+    # no tie across the boundary, and a cumulative that is a number (a NaN from NaN or +inf
+    # scores propagates to the last entry; the reference then drops nothing)
+    clean = (last_dropped < first_kept) & ~torch.isnan(cumulative[:, -1])
+    # rows that drop nothing get threshold -inf: "<= -inf" only re-fills entries already -inf
     threshold = torch.where(n_drop > 0, last_dropped, torch.full_like(last_dropped, NEG_INF))
-    drop = (scores <= threshold[:, None]) & (n_drop > 0)[:, None]
-    out = scores.masked_fill(drop, NEG_INF)
-    tied = ((n_drop > 0) & ~clean).nonzero()[:, 0]
+    out = scores.masked_fill(scores <= threshold[:, None], NEG_INF)
+    tied = ~clean & ((n_drop > 0) | torch.isnan(cumulative[:, -1]))
+    tied = tied.nonzero()[:, 0]
     if tied.numel():
         out[tied] = top_p_reference(scores[tied], top_p)
     return out
