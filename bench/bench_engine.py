@@ -163,7 +163,7 @@ def load_memory(ckpt: Path, dtype: str) -> dict:
 def bench_config(name: str, overrides: dict, args, workdir: Path) -> dict:
     ckpt = write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: EMPTY_ROW_NORM[name]},
                          **overrides)
-    model = load_mimo_lm(ckpt, dtype=torch.float32)
+    model = load_mimo_lm(ckpt, dtype=getattr(torch, args.dtype))
     n, P0, reps = args.groups, args.prompt_groups, args.repeats
     row = dict(config=name, params_m=model.num_parameters() / 1e6)
 
@@ -195,7 +195,7 @@ def bench_config(name: str, overrides: dict, args, workdir: Path) -> dict:
         stream.close()
         return elapsed
     row["first_group_ms"] = min(first_group() for _ in range(reps)) * 1000
-    row["load"] = [load_memory(ckpt, "bfloat16"), load_memory(ckpt, "float32")]
+    row["load"] = [] if args.skip_load else [load_memory(ckpt, "bfloat16"), load_memory(ckpt, "float32")]
     return row
 
 
@@ -206,6 +206,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--configs", default="tiny,mid")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                        help="dtype the model runs in (the checkpoint is written in bf16)")
+    parser.add_argument("--skip-load", action="store_true", help="skip the load-memory measurement")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -217,7 +220,8 @@ def main() -> int:
             print(f"[{name} done]", file=sys.stderr, flush=True)
 
     print(f"\nengine benchmark: {args.groups} groups/request, prompts of {args.prompt_groups}+ groups, "
-          f"{args.threads} thread(s), {os.cpu_count()} CPUs, torch {torch.__version__}, device cpu, best of {args.repeats}")
+          f"{args.threads} thread(s), {os.cpu_count()} CPUs, torch {torch.__version__}, device cpu, {args.dtype}, "
+          f"best of {args.repeats}")
     head = ["config", "params M", "eager b1", "fast b1", "fast/eager", "b1 agg", "b4 agg", "b8 agg",
             "b8/eager", "1st group ms", "same tokens", "speech %"]
     print(" | ".join(head))

@@ -110,3 +110,27 @@ def test_fast_decoder_hidden_states_equal_eager_bitwise(model, input_local_dim):
             assert f_done is not None and e_done is not None
             break
     assert kinds == {True, False}, "the run should cover both text and speech groups"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fast_path_samples_like_eager_with_the_spec_samplers(dtype):
+    """Spec-default samplers (top-p over whole vocabularies, no top-k), in fp32 and bf16: the
+    fast path's stacked patch-decoder sampling (channels of different vocabulary sizes side by
+    side) must decide exactly as eager's per-channel sampling, every group."""
+    model = build_tiny_lm(VOCAB, seed=19, row_norms={EMPTY: 9.0}, dtype=dtype)   # seed 19: ~half speech
+    text, audio = SamplerConfig(temperature=0.6, top_p=0.95), SamplerConfig(temperature=0.9, top_p=0.95)
+    speech = 0
+    for seed in range(4):
+        req = GenerationRequest(_prompt(5, 20 + seed), text, audio, frozenset(), 16, seed=100 + seed)
+        fast, eager = BatchDecoder(model, EMPTY, 64, 2), EagerDecoder(model, EMPTY, 64)
+        fast.add(RequestState.start(req))
+        eager.add(RequestState.start(req))
+        for _ in range(16):
+            (f_state, _, f_done), = fast.step()
+            (e_state, _, e_done), = eager.step()
+            assert torch.equal(f_state.groups[-1], e_state.groups[-1])
+            speech += int(f_state.groups[-1][0, 0]) == EMPTY
+            if f_done or e_done:
+                assert f_done is not None and e_done is not None
+                break
+    assert speech >= 24, "the runs should sample many speech groups"

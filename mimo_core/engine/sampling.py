@@ -75,14 +75,35 @@ def candidates(scores: torch.Tensor, cfg: SamplerConfig,
     return ids, scores
 
 
-def draw(scores: torch.Tensor, generator: torch.Generator | None) -> int:
-    """Sample one index from one row of scores (V,) by inverting the CDF with one uniform draw."""
-    probs = torch.softmax(scores.float(), dim=-1)
-    cdf = probs.cumsum(dim=-1)
-    u = torch.rand((), generator=generator).item()                      # in [0, 1)
+def uniform(generator: torch.Generator | None) -> float:
+    """The one uniform number in [0, 1) a sampled decision consumes from its generator."""
+    return torch.rand((), generator=generator).item()
+
+
+def invert(scores: torch.Tensor, u: float) -> int:
+    """The index of one row of scores (V,) whose CDF interval holds ``u``'s point."""
+    cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)
     target = cdf[-1:] * (1.0 - u)                                       # in (0, total]
     index = torch.searchsorted(cdf, target).clamp_(max=scores.shape[-1] - 1)
     return int(index.item())
+
+
+def draw(scores: torch.Tensor, generator: torch.Generator | None) -> int:
+    """Sample one index from one row of scores (V,) by inverting the CDF with one uniform draw."""
+    return invert(scores, uniform(generator))
+
+
+def decide(row: torch.Tensor, cfg: SamplerConfig, banned: Sequence[int], u: float,
+           top_p: TopP = top_p_filter) -> int:
+    """One sampled decision on one row of logits (V,) with the uniform ``u``: the filters,
+    then the banned ids to -inf, then the CDF inversion."""
+    ids, kept = candidates(row, cfg, top_p)
+    if banned:                                   # forbidden ids go to -inf after the filters
+        banned_t = torch.tensor(list(banned), device=kept.device)
+        hit = torch.isin(ids, banned_t) if ids is not None else None
+        kept = kept.masked_fill(hit, NEG_INF) if hit is not None else kept.index_fill(0, banned_t, NEG_INF)
+    index = invert(kept, u)
+    return int(ids[index]) if ids is not None else index
 
 
 def sample_rows(
@@ -115,14 +136,8 @@ def sample_rows(
     for row, cfg in enumerate(samplers):
         if cfg.greedy or (active is not None and not active[row]):
             continue
-        ids, kept = candidates(logits[row], cfg, top_p)
         banned = [*forbid_all, *(forbidden[row] if forbidden is not None else ())]
-        if banned:                                   # forbidden ids go to -inf after the filters
-            banned_t = torch.tensor(banned, device=kept.device)
-            hit = torch.isin(ids, banned_t) if ids is not None else None
-            kept = kept.masked_fill(hit, NEG_INF) if hit is not None else kept.index_fill(0, banned_t, NEG_INF)
-        index = draw(kept, generators[row])
-        choice[row] = ids[index] if ids is not None else index
+        choice[row] = decide(logits[row], cfg, banned, uniform(generators[row]), top_p)
     return choice
 
 
@@ -142,41 +157,44 @@ def sample_stacked(
     active: Sequence[bool],
     top_p: TopP = top_p_filter,
 ) -> torch.Tensor:
-    """Vectorised decisions for many rows at once (the fast path's patch decoder).
+    """Decisions for many rows at once (the fast path's patch decoder), each exactly as
+    :func:`sample_rows` decides it on the row's own vocabulary.
 
-    logits (M, V): rows may be padded with -inf beyond their own vocabulary ``limits[i]``;
-    ``banned[i]`` is the one id row i must never return (the channel's empty id). Rows that
-    share a SamplerConfig are filtered together (temperature, top-k, top-p, then the ban, as
-    :func:`process_logits`); each active sampled row draws one uniform from its own generator,
-    in row order, so a request's draws do not depend on the other rows. Inactive rows and
-    greedy rows get the argmax after the ban.
+    logits (M, V): row i is padded with -inf beyond its own vocabulary ``limits[i]``;
+    ``banned[i]`` is the one id row i must never return (the channel's empty id). Every active
+    sampled row first draws its one uniform from its own generator, in row order (a request's
+    rows come in channel order), so a request's draws do not depend on the other rows. Rows
+    that share a sampler and a vocabulary size are then filtered and inverted together on
+    their first ``limits[i]`` columns -- the padding never enters a softmax, whose rounding
+    it would change (in bf16 that changes decisions). Samplers with top-k compact each row
+    differently, so those rows go through :func:`decide` one by one. Inactive rows and greedy
+    rows get the argmax after the ban.
     """
-    groups: dict[SamplerConfig, list[int]] = {}
-    sampled = 0
+    widths = limits.tolist()
+    groups: dict[tuple[SamplerConfig, int], list[int]] = {}
     for i, cfg in enumerate(samplers):
         if active[i] and not cfg.greedy:
-            groups.setdefault(cfg, []).append(i)
-            sampled += 1
-    if sampled < logits.shape[0]:
+            groups.setdefault((cfg, widths[i]), []).append(i)
+    u = {i: uniform(generators[i]) for i in sorted(i for members in groups.values() for i in members)}
+    if len(u) < logits.shape[0]:
         rows = torch.arange(logits.shape[0], device=logits.device)
         masked = logits.clone()
         masked[rows, banned] = NEG_INF
         choice = torch.argmax(masked, dim=-1)
     else:   # every row is sampled below: no argmax needed
         choice = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
-    for cfg, members in groups.items():
-        whole = len(members) == logits.shape[0]                                  # every row: no gather
-        index = slice(None) if whole else torch.tensor(members, device=logits.device)
-        scores = (logits if whole else logits[index]) / cfg.temperature          # (m, V)
+    for (cfg, width), members in groups.items():
         if cfg.top_k is not None:
-            kth = torch.topk(scores, min(cfg.top_k, scores.shape[-1])).values[:, -1:]
-            scores = scores.masked_fill(scores < kth, NEG_INF)
+            for i in members:
+                choice[i] = decide(logits[i, :width], cfg, (int(banned[i]),), u[i], top_p)
+            continue
+        index = torch.tensor(members, device=logits.device)
+        scores = logits[index, :width] / cfg.temperature                          # (m, width)
         if cfg.top_p < 1.0:
-            scores = process_logits(scores, SamplerConfig(top_p=cfg.top_p), top_p)
+            scores = top_p(scores, cfg.top_p)
         scores[torch.arange(len(members), device=logits.device), banned[index]] = NEG_INF
-        cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)                # (m, V)
-        u = torch.tensor([torch.rand((), generator=generators[i]).item() for i in members],
-                         device=logits.device, dtype=cdf.dtype)[:, None]
-        picked = torch.searchsorted(cdf, cdf[:, -1:] * (1.0 - u))[:, 0]
-        choice[index] = torch.minimum(picked, limits[index] - 1)
+        cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)                # (m, width)
+        keep = torch.tensor([[1.0 - u[i]] for i in members], device=logits.device, dtype=cdf.dtype)
+        picked = torch.searchsorted(cdf, cdf[:, -1:] * keep)[:, 0]
+        choice[index] = picked.clamp_(max=width - 1)
     return choice
