@@ -74,11 +74,18 @@ def requests(n: int, groups: int, prompt_groups: int) -> list[GenerationRequest]
                               seed=1000 + i) for i in range(n)]
 
 
+def sync() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def best_of(repeats: int, fn):
     best, out = float("inf"), None
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         out = fn()
+        sync()
         best = min(best, time.perf_counter() - start)
     return best, out
 
@@ -89,8 +96,10 @@ def best_of_interleaved(repeats: int, fns) -> list[tuple[float, object]]:
     best, outs = [float("inf")] * len(fns), [None] * len(fns)
     for _ in range(repeats):
         for i, fn in enumerate(fns):
+            sync()
             start = time.perf_counter()
             outs[i] = fn()
+            sync()
             best[i] = min(best[i], time.perf_counter() - start)
     return list(zip(best, outs))
 
@@ -121,7 +130,7 @@ def gemv_bandwidth(model, repeats: int) -> float:
     """Bytes/s of the text head's one-row matrix-vector product alone: the largest single
     weight stream of a step, i.e. about the best rate this machine reads weights at."""
     weight = model.lm_head.weight
-    h = torch.randn(1, weight.shape[1], dtype=weight.dtype)
+    h = torch.randn(1, weight.shape[1], dtype=weight.dtype, device=weight.device)
     with torch.inference_mode():
         t, _ = best_of(max(repeats, 5), lambda: torch.nn.functional.linear(h, weight))
     return nbytes(model.lm_head) / t
@@ -163,7 +172,7 @@ def load_memory(ckpt: Path, dtype: str) -> dict:
 def bench_config(name: str, overrides: dict, args, workdir: Path) -> dict:
     ckpt = write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: EMPTY_ROW_NORM[name]},
                          **overrides)
-    model = load_mimo_lm(ckpt, dtype=getattr(torch, args.dtype))
+    model = load_mimo_lm(ckpt, device=args.device, dtype=getattr(torch, args.dtype))
     n, P0, reps = args.groups, args.prompt_groups, args.repeats
     row = dict(config=name, params_m=model.num_parameters() / 1e6)
 
@@ -208,6 +217,7 @@ def main() -> int:
     parser.add_argument("--configs", default="tiny,mid")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
                         help="dtype the model runs in (the checkpoint is written in bf16)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (timings synchronise the device)")
     parser.add_argument("--skip-load", action="store_true", help="skip the load-memory measurement")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
@@ -220,7 +230,7 @@ def main() -> int:
             print(f"[{name} done]", file=sys.stderr, flush=True)
 
     print(f"\nengine benchmark: {args.groups} groups/request, prompts of {args.prompt_groups}+ groups, "
-          f"{args.threads} thread(s), {os.cpu_count()} CPUs, torch {torch.__version__}, device cpu, {args.dtype}, "
+          f"{args.threads} thread(s), {os.cpu_count()} CPUs, torch {torch.__version__}, device {args.device}, {args.dtype}, "
           f"best of {args.repeats}")
     head = ["config", "params M", "eager b1", "fast b1", "fast/eager", "b1 agg", "b4 agg", "b8 agg",
             "b8/eager", "1st group ms", "same tokens", "speech %"]

@@ -1,7 +1,7 @@
 """Generation against the reference goldens: float32 greedy reproduces every golden case
 exactly (every group, every codebook, same stop), alone and batched, on the fast path; the
 eager path agrees on a few; bfloat16 runs are structurally sound (agreement is reported by
-bench/bench_engine.py --bf16-agreement, not asserted: the README expects no exact match)."""
+bench/lm_bf16_agreement.py, not asserted: the fixtures README expects no exact match)."""
 
 
 import numpy as np
