@@ -106,6 +106,20 @@ def decide(row: torch.Tensor, cfg: SamplerConfig, banned: Sequence[int], u: floa
     return int(ids[index]) if ids is not None else index
 
 
+def decide_rows(logits: torch.Tensor, cfg: SamplerConfig, banned: tuple[list[int], list[int]],
+                uniforms: Sequence[float], top_p: TopP = top_p_filter) -> torch.Tensor:
+    """:func:`decide` for the rows of logits (m, V) at once, for a sampler without top-k: row
+    by row the same arithmetic (every step is row-wise). ``banned`` = (row positions, ids)."""
+    scores = logits / cfg.temperature
+    if cfg.top_p < 1.0:   # at 1.0 only zero-probability ids go, which a draw never picks
+        scores = top_p(scores, cfg.top_p)
+    if banned[0]:
+        scores[torch.tensor(banned[0], device=scores.device), torch.tensor(banned[1], device=scores.device)] = NEG_INF
+    cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)                # (m, V)
+    keep = torch.tensor([[1.0 - u] for u in uniforms], device=cdf.device, dtype=cdf.dtype)
+    return torch.searchsorted(cdf, cdf[:, -1:] * keep)[:, 0].clamp_(max=scores.shape[-1] - 1)
+
+
 def sample_rows(
     logits: torch.Tensor,
     samplers: Sequence[SamplerConfig],
@@ -119,7 +133,9 @@ def sample_rows(
 
     Row i uses ``samplers[i]`` and ``generators[i]`` and never returns ``forbidden[i]`` nor
     any id of ``forbid_all``. Rows with ``active[i]`` False are not sampled (their generator
-    is untouched); they get the masked argmax, which the caller discards.
+    is untouched); they get the masked argmax, which the caller discards. Every sampled row
+    draws its uniform first, in row order; rows sharing a sampler without top-k are then
+    decided together (:func:`decide_rows`), the others one by one (:func:`decide`).
     """
     argmax_rows = [row for row, cfg in enumerate(samplers) if cfg.greedy or (active is not None and not active[row])]
     if argmax_rows:
@@ -133,11 +149,21 @@ def sample_rows(
         choice = torch.argmax(scores, dim=-1)
     else:   # every row is sampled below: no argmax needed
         choice = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
+    groups: dict[SamplerConfig, list[int]] = {}
     for row, cfg in enumerate(samplers):
-        if cfg.greedy or (active is not None and not active[row]):
+        if not (cfg.greedy or (active is not None and not active[row])):
+            groups.setdefault(cfg, []).append(row)
+    u = {row: uniform(generators[row]) for row in sorted(r for rows in groups.values() for r in rows)}
+    banned = [[*forbid_all, *(forbidden[row] if forbidden is not None else ())] for row in range(len(samplers))]
+    for cfg, rows in groups.items():
+        if cfg.top_k is not None:   # top-k compacts each row differently: one by one
+            for row in rows:
+                choice[row] = decide(logits[row], cfg, banned[row], u[row], top_p)
             continue
-        banned = [*forbid_all, *(forbidden[row] if forbidden is not None else ())]
-        choice[row] = decide(logits[row], cfg, banned, uniform(generators[row]), top_p)
+        ban_rows = [i for i, row in enumerate(rows) for _ in banned[row]]
+        ban_ids = [b for row in rows for b in banned[row]]
+        index = torch.tensor(rows, device=logits.device)
+        choice[index] = decide_rows(logits[index], cfg, (ban_rows, ban_ids), [u[row] for row in rows], top_p)
     return choice
 
 
@@ -189,12 +215,6 @@ def sample_stacked(
                 choice[i] = decide(logits[i, :width], cfg, (int(banned[i]),), u[i], top_p)
             continue
         index = torch.tensor(members, device=logits.device)
-        scores = logits[index, :width] / cfg.temperature                          # (m, width)
-        if cfg.top_p < 1.0:
-            scores = top_p(scores, cfg.top_p)
-        scores[torch.arange(len(members), device=logits.device), banned[index]] = NEG_INF
-        cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)                # (m, width)
-        keep = torch.tensor([[1.0 - u[i]] for i in members], device=logits.device, dtype=cdf.dtype)
-        picked = torch.searchsorted(cdf, cdf[:, -1:] * keep)[:, 0]
-        choice[index] = picked.clamp_(max=width - 1)
+        bans = (list(range(len(members))), [int(banned[i]) for i in members])
+        choice[index] = decide_rows(logits[index, :width], cfg, bans, [u[i] for i in members], top_p)
     return choice
