@@ -15,7 +15,8 @@ weight it uses once) times groups/s gives the rate each path streams weights at;
 next to the rate of the text head's one-row matrix-vector product alone (the step's largest
 weight stream). A batch-1 path cannot beat that rate by much: it bounds how much faster any
 code could make a memory-bound step on this machine. Every timing is the best of --repeats
-runs (this machine's CPU is shared); eager and fast batch-1 runs alternate within each repeat.
+runs (this machine's CPU is shared); every variant (eager, fast, the matvec, batch 1/4/8)
+runs once per repeat, in turn, so that a drift in the machine's speed hits them alike.
 """
 
 from __future__ import annotations
@@ -126,16 +127,6 @@ def weight_bytes(model) -> tuple[int, int]:
     return every, speech
 
 
-def gemv_bandwidth(model, repeats: int) -> float:
-    """Bytes/s of the text head's one-row matrix-vector product alone: the largest single
-    weight stream of a step, i.e. about the best rate this machine reads weights at."""
-    weight = model.lm_head.weight
-    h = torch.randn(1, weight.shape[1], dtype=weight.dtype, device=weight.device)
-    with torch.inference_mode():
-        t, _ = best_of(max(repeats, 5), lambda: torch.nn.functional.linear(h, weight))
-    return nbytes(model.lm_head) / t
-
-
 def top_p_timing(repeats: int) -> dict:
     """The nucleus filter on one text-vocabulary row: the reference's torch.sort formulation
     (what the eager path runs) vs top_p_filter (the fast path); outputs must be equal."""
@@ -179,8 +170,21 @@ def bench_config(name: str, overrides: dict, args, workdir: Path) -> dict:
     one = requests(1, n, P0)
     eager, fast = Engine(model, EMPTY, max_batch=1, fast=False), Engine(model, EMPTY, max_batch=8)
     fast.generate(one[0])                                              # warm-up (allocations)
-    (t_eager, r_eager), (t_fast, r_fast) = best_of_interleaved(
-        reps, [lambda: eager.generate(one[0]), lambda: fast.generate(one[0])])
+    batches = {b: requests(b, n, P0) for b in (1, 4, 8)}
+    weight = model.lm_head.weight
+    h = torch.randn(1, weight.shape[1], dtype=weight.dtype, device=weight.device)
+
+    def matvec():
+        with torch.inference_mode():
+            for _ in range(5):
+                torch.nn.functional.linear(h, weight)
+
+    # every variant runs once per repeat, in turn, so that drifts in this shared machine's
+    # speed hit them alike; each keeps its best time
+    timed = best_of_interleaved(reps, [
+        lambda: eager.generate(one[0]), lambda: fast.generate(one[0]), matvec,
+        *[lambda reqs=reqs: fast.generate_batch(reqs) for reqs in batches.values()]])
+    (t_eager, r_eager), (t_fast, r_fast), (t_matvec, _) = timed[:3]
     row["same_tokens_eager_fast"] = bool(torch.equal(r_eager.generated_ids, r_fast.generated_ids))
     row["speech_share"] = float((r_fast.new_ids[0, ::4] == EMPTY).float().mean())
     row["eager_b1_gps"] = n / t_eager
@@ -190,10 +194,8 @@ def bench_config(name: str, overrides: dict, args, workdir: Path) -> dict:
     read = n * every + n_speech * speech                                  # bytes of weights, b1 run
     row["read_mb_per_group"] = read / n / 2**20
     row["eager_gbs"], row["fast_gbs"] = read / t_eager / 1e9, read / t_fast / 1e9
-    row["gemv_gbs"] = gemv_bandwidth(model, reps) / 1e9
-    for b in (1, 4, 8):
-        reqs = requests(b, n, P0)
-        t, results = best_of(reps, lambda: fast.generate_batch(reqs))
+    row["gemv_gbs"] = 5 * nbytes(model.lm_head) / t_matvec / 1e9
+    for b, (t, results) in zip(batches, timed[3:]):
         row[f"fast_b{b}_gps"] = sum(r.new_groups for r in results) / t
 
     def first_group():
