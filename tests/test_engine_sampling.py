@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from mimo_core.engine.sampling import GREEDY, SamplerConfig, draw, process_logits, sample_one, sample_rows
+from mimo_core.engine.sampling import GREEDY, SamplerConfig, invert, process_logits, sample_rows, uniform
 from mimo_core.engine.types import GenerationRequest, RequestState
 from mimo_core.errors import PromptError
 
@@ -44,14 +44,14 @@ def test_sampling_never_returns_a_forbidden_or_removed_id():
     gen = torch.Generator().manual_seed(0)
     logits = torch.tensor([[5.0, 4.9, 4.8, -50.0, 4.7]])
     cfg = SamplerConfig(temperature=1.0, top_k=3)
-    seen = {sample_one(logits, cfg, gen, forbidden=(0,)) for _ in range(200)}
+    seen = {int(sample_rows(logits, [cfg], [gen], [(0,)])[0]) for _ in range(200)}
     assert seen == {1, 2}       # 0 forbidden, 4 cut by top-k, 3 too unlikely after top-k anyway
 
 
 def test_draw_matches_the_distribution():
     gen = torch.Generator().manual_seed(1)
     scores = torch.tensor([0.0, 1.0, NEG, 2.0]).log_softmax(-1)
-    counts = torch.bincount(torch.tensor([draw(scores, gen) for _ in range(4000)]), minlength=4)
+    counts = torch.bincount(torch.tensor([invert(scores, uniform(gen)) for _ in range(4000)]), minlength=4)
     expected = torch.softmax(torch.tensor([0.0, 1.0, NEG, 2.0]), -1) * 4000
     assert counts[2] == 0
     assert torch.allclose(counts.float(), expected, atol=120)

@@ -22,7 +22,7 @@ from ..lm.kv_cache import StaticKVCache
 from ..lm.modules import MimoAudioLM
 from ..lm.stack import StepPlan, additive_mask, rotary, run_stack, step_stack
 from .delay import UNGENERATED, num_steps, schedule, undelay
-from .sampling import NEG_INF, sample_rows, sample_stacked
+from .sampling import NEG_INF, sample_rows
 from .types import GenerationResult, GroupEvent, RequestState, StopReason, stop_after_group
 
 StepOutput = tuple[RequestState, GroupEvent, GenerationResult | None]
@@ -60,8 +60,6 @@ class BatchDecoder:
         # padded with -inf to the widest channel vocabulary: (channels * max_batch, V_max)
         sizes = model.config.speech_vocab_sizes
         self.stacked_logits = torch.full((len(sizes) * max_batch, max(sizes)), NEG_INF, dtype=dt, device=dev)
-        self.channel_sizes = torch.tensor(sizes, device=dev)
-        self.channel_empty = torch.tensor(model.speech_empty_ids, device=dev)
         # the one-token steps' tensors, gathered once (see StepPlan); the decoder holds the model's
         # parameters themselves, so build a new decoder (Engine does) after moving the model
         self.backbone_plan, self.local_plan = StepPlan(model.model), StepPlan(model.local_transformer)
@@ -161,18 +159,18 @@ class BatchDecoder:
             self.lengths[i] += 1
         self.positions[:n] += 1
 
-    def _step_plan(self, n: int) -> list[tuple[list[int], torch.Tensor, torch.Tensor, tuple]]:
+    def _step_plan(self, n: int) -> list[tuple[list[int], list[tuple[int]], list[int], tuple]]:
         """Per patch-decoder step, for n rows: the channels emitted, each stacked row's banned
-        id and vocabulary size (channel-major, (k*n,)), and the step's rotary (cos, sin)."""
+        id and vocabulary size (channel-major, k*n entries), and the step's rotary (cos, sin)."""
         plan = self._plans.get(n)
         if plan is None:
             plan = []
+            empties, sizes = self.model.speech_empty_ids, self.model.config.speech_vocab_sizes
             for t, emitted in enumerate(self.schedule):
                 channels = [c for c, _frame in emitted]
-                channel_of_row = torch.tensor(channels, device=self.channel_sizes.device).repeat_interleave(n)
                 cos_sin = (self.local_cos[:, t : t + 1], self.local_sin[:, t : t + 1])     # (1, 1, Dl_h)
-                plan.append((channels, self.channel_empty[channel_of_row], self.channel_sizes[channel_of_row],
-                             cos_sin))
+                plan.append((channels, [(empties[c],) for c in channels for _ in range(n)],
+                             [sizes[c] for c in channels for _ in range(n)], cos_sin))
             self._plans[n] = plan
         return plan
 
@@ -180,8 +178,9 @@ class BatchDecoder:
         """Patch decoder for rows 0..n-1 at once -> codes (n, P, C) on CPU.
 
         At each step the heads of the channels emitted there are evaluated and all their
-        decisions (rows x channels) are taken in one vectorised call; a row's uniforms are
-        still drawn from its own generator in channel order.
+        decisions (rows x channels, each on its own channel's vocabulary) are taken in one
+        ``sample_rows`` call; a row's uniforms are still drawn from its own generator in
+        channel order.
         """
         model = self.model
         stack, heads, sizes = self.local_plan, self.head_weights, model.config.speech_vocab_sizes
@@ -191,15 +190,15 @@ class BatchDecoder:
         canvas = self.canvas[:n].fill_(UNGENERATED)                               # (n, S, C)
         embeds = model.hidden_states_downcast(self.hidden[:n])[:, None, :]       # (n, 1, Dl)
         last = len(self.schedule) - 1
-        for t, (channels, banned, limits, cos_sin) in enumerate(self._step_plan(n)):
+        for t, (channels, banned, widths, cos_sin) in enumerate(self._step_plan(n)):
             hidden = step_stack(stack, embeds, cos_sin,
                                 cache=self.local_cache.at(t, 1, rows=slice(0, n)))[:, 0]   # (n, Dl)
             k = len(channels)
             stacked = self.stacked_logits[: k * n].fill_(NEG_INF)                 # (k*n, V_max)
             for j, c in enumerate(channels):
                 stacked[j * n : (j + 1) * n, : sizes[c]] = F.linear(hidden, heads[c])   # (n, V_c)
-            tokens = sample_stacked(stacked, samplers * k, generators * k, banned, limits,
-                                    speech * k).view(k, n)                        # (k, n)
+            tokens = sample_rows(stacked, samplers * k, generators * k, banned, speech * k,
+                                 widths=widths).view(k, n)                        # (k, n)
             canvas[:, t, channels] = tokens.T
             if t == last:
                 break

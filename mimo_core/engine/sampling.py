@@ -45,9 +45,9 @@ GREEDY = SamplerConfig(greedy=True)
 def process_logits(scores: torch.Tensor, cfg: SamplerConfig, top_p: TopP = top_p_filter) -> torch.Tensor:
     """Temperature, top-k, top-p on scores (N, V); returns new scores with -inf where removed.
 
-    ``top_p`` is the nucleus filter: :func:`~mimo_core.engine.top_p.top_p_filter` (default) or
-    the reference's own formulation, which gives the same bits more slowly (the eager path
-    uses it, so that the baseline is the reference's arithmetic)."""
+    The spec's filter order over whole rows: the definition :func:`candidates` and
+    :func:`decide_rows` are tested against. ``top_p`` is the nucleus filter (see
+    :mod:`~mimo_core.engine.top_p`; both give the same bits)."""
     scores = scores / cfg.temperature
     if cfg.top_k is not None:
         k = min(cfg.top_k, scores.shape[-1])
@@ -88,11 +88,6 @@ def invert(scores: torch.Tensor, u: float) -> int:
     return int(index.item())
 
 
-def draw(scores: torch.Tensor, generator: torch.Generator | None) -> int:
-    """Sample one index from one row of scores (V,) by inverting the CDF with one uniform draw."""
-    return invert(scores, uniform(generator))
-
-
 def decide(row: torch.Tensor, cfg: SamplerConfig, banned: Sequence[int], u: float,
            top_p: TopP = top_p_filter) -> int:
     """One sampled decision on one row of logits (V,) with the uniform ``u``: the filters,
@@ -128,93 +123,43 @@ def sample_rows(
     active: Sequence[bool] | None = None,
     forbid_all: Sequence[int] = (),
     top_p: TopP = top_p_filter,
+    widths: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Choose one id per row of logits (N, V) -> LongTensor (N,) on logits' device.
 
     Row i uses ``samplers[i]`` and ``generators[i]`` and never returns ``forbidden[i]`` nor
-    any id of ``forbid_all``. Rows with ``active[i]`` False are not sampled (their generator
+    any id of ``forbid_all``. With ``widths``, row i is decided on its first ``widths[i]``
+    columns only (the fast path stacks channels of different vocabulary sizes, padded with
+    -inf: the padding must not enter a softmax, whose rounding it would change -- in bf16
+    that changes decisions). Rows with ``active[i]`` False are not sampled (their generator
     is untouched); they get the masked argmax, which the caller discards. Every sampled row
-    draws its uniform first, in row order; rows sharing a sampler without top-k are then
-    decided together (:func:`decide_rows`), the others one by one (:func:`decide`).
+    draws its one uniform first, in row order (so a request's draws do not depend on the other
+    rows); rows sharing a sampler without top-k and a width are then decided together
+    (:func:`decide_rows`), top-k rows one by one (:func:`decide`: top-k compacts each row
+    differently).
     """
-    argmax_rows = [row for row, cfg in enumerate(samplers) if cfg.greedy or (active is not None and not active[row])]
-    if argmax_rows:
-        scores = logits.clone()
-        if forbid_all:
-            scores[:, list(forbid_all)] = NEG_INF
-        if forbidden is not None:
-            for row, ids in enumerate(forbidden):
-                if ids:
-                    scores[row, list(ids)] = NEG_INF
-        choice = torch.argmax(scores, dim=-1)
-    else:   # every row is sampled below: no argmax needed
-        choice = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
-    groups: dict[SamplerConfig, list[int]] = {}
+    n = logits.shape[0]
+    widths = [logits.shape[1]] * n if widths is None else widths
+    banned = [[*forbid_all, *(forbidden[row] if forbidden is not None else ())] for row in range(n)]
+    groups: dict[tuple[SamplerConfig, int], list[int]] = {}
     for row, cfg in enumerate(samplers):
         if not (cfg.greedy or (active is not None and not active[row])):
-            groups.setdefault(cfg, []).append(row)
+            groups.setdefault((cfg, widths[row]), []).append(row)
     u = {row: uniform(generators[row]) for row in sorted(r for rows in groups.values() for r in rows)}
-    banned = [[*forbid_all, *(forbidden[row] if forbidden is not None else ())] for row in range(len(samplers))]
-    for cfg, rows in groups.items():
-        if cfg.top_k is not None:   # top-k compacts each row differently: one by one
-            for row in rows:
-                choice[row] = decide(logits[row], cfg, banned[row], u[row], top_p)
-            continue
-        ban_rows = [i for i, row in enumerate(rows) for _ in banned[row]]
-        ban_ids = [b for row in rows for b in banned[row]]
-        index = torch.tensor(rows, device=logits.device)
-        choice[index] = decide_rows(logits[index], cfg, (ban_rows, ban_ids), [u[row] for row in rows], top_p)
-    return choice
-
-
-def sample_one(logits: torch.Tensor, sampler: SamplerConfig, generator: torch.Generator | None,
-               forbidden: Sequence[int] = ()) -> int:
-    """One decision from logits (V,) or (1, V): the single-row form of :func:`sample_rows`."""
-    row = logits.reshape(1, -1)
-    return int(sample_rows(row, [sampler], [generator], [tuple(forbidden)])[0].item())
-
-
-def sample_stacked(
-    logits: torch.Tensor,
-    samplers: Sequence[SamplerConfig],
-    generators: Sequence[torch.Generator | None],
-    banned: torch.Tensor,
-    limits: torch.Tensor,
-    active: Sequence[bool],
-    top_p: TopP = top_p_filter,
-) -> torch.Tensor:
-    """Decisions for many rows at once (the fast path's patch decoder), each exactly as
-    :func:`sample_rows` decides it on the row's own vocabulary.
-
-    logits (M, V): row i is padded with -inf beyond its own vocabulary ``limits[i]``;
-    ``banned[i]`` is the one id row i must never return (the channel's empty id). Every active
-    sampled row first draws its one uniform from its own generator, in row order (a request's
-    rows come in channel order), so a request's draws do not depend on the other rows. Rows
-    that share a sampler and a vocabulary size are then filtered and inverted together on
-    their first ``limits[i]`` columns -- the padding never enters a softmax, whose rounding
-    it would change (in bf16 that changes decisions). Samplers with top-k compact each row
-    differently, so those rows go through :func:`decide` one by one. Inactive rows and greedy
-    rows get the argmax after the ban.
-    """
-    widths = limits.tolist()
-    groups: dict[tuple[SamplerConfig, int], list[int]] = {}
-    for i, cfg in enumerate(samplers):
-        if active[i] and not cfg.greedy:
-            groups.setdefault((cfg, widths[i]), []).append(i)
-    u = {i: uniform(generators[i]) for i in sorted(i for members in groups.values() for i in members)}
-    if len(u) < logits.shape[0]:
-        rows = torch.arange(logits.shape[0], device=logits.device)
-        masked = logits.clone()
-        masked[rows, banned] = NEG_INF
-        choice = torch.argmax(masked, dim=-1)
+    if len(u) < n:
+        ban_rows = [row for row in range(n) for _ in banned[row]]
+        scores = logits.clone()
+        if ban_rows:
+            scores[ban_rows, [b for row in range(n) for b in banned[row]]] = NEG_INF
+        choice = torch.argmax(scores, dim=-1)
     else:   # every row is sampled below: no argmax needed
-        choice = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
-    for (cfg, width), members in groups.items():
+        choice = torch.empty(n, dtype=torch.long, device=logits.device)
+    for (cfg, width), rows in groups.items():
         if cfg.top_k is not None:
-            for i in members:
-                choice[i] = decide(logits[i, :width], cfg, (int(banned[i]),), u[i], top_p)
+            for row in rows:
+                choice[row] = decide(logits[row, :width], cfg, banned[row], u[row], top_p)
             continue
-        index = torch.tensor(members, device=logits.device)
-        bans = (list(range(len(members))), [int(banned[i]) for i in members])
-        choice[index] = decide_rows(logits[index, :width], cfg, bans, [u[i] for i in members], top_p)
+        bans = ([i for i, row in enumerate(rows) for _ in banned[row]], [b for row in rows for b in banned[row]])
+        index = torch.tensor(rows, device=logits.device)
+        choice[index] = decide_rows(logits[index, :width], cfg, bans, [u[row] for row in rows], top_p)
     return choice

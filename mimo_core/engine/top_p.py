@@ -50,14 +50,13 @@ def top_p_filter(scores: torch.Tensor, top_p: float) -> torch.Tensor:
     rows = torch.arange(scores.shape[0])
     last_dropped = values[rows, (n_drop - 1).clamp(min=0)]
     first_kept = values[rows, n_drop]
-    # no tie across the boundary, and a cumulative that is a number (a NaN from NaN or +inf
-    # scores propagates to the last entry; the reference then drops nothing)
-    clean = (last_dropped < first_kept) & ~torch.isnan(cumulative[:, -1])
+    # the reference decides rows with a tie across the boundary, and rows whose cumulative is
+    # NaN (from NaN or +inf scores; NaN propagates to the last entry and has no order to search)
+    nan = torch.isnan(cumulative[:, -1])
+    tied = (((n_drop > 0) & ~(last_dropped < first_kept)) | nan).nonzero()[:, 0]
     # rows that drop nothing get threshold -inf: "<= -inf" only re-fills entries already -inf
     threshold = torch.where(n_drop > 0, last_dropped, torch.full_like(last_dropped, NEG_INF))
     out = scores.masked_fill(scores <= threshold[:, None], NEG_INF)
-    tied = ~clean & ((n_drop > 0) | torch.isnan(cumulative[:, -1]))
-    tied = tied.nonzero()[:, 0]
     if tied.numel():
         out[tied] = top_p_reference(scores[tied], top_p)
     return out
