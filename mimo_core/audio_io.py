@@ -77,7 +77,12 @@ def _as_array(array) -> np.ndarray:
     array = np.asarray(array)
     if array.dtype.kind not in "fiu":
         raise AudioInputError(f"audio samples must be numbers, got dtype {array.dtype}")
-    if array.dtype.kind in "iu":                                   # integer PCM -> [-1, 1)
+    if array.dtype == np.uint8:                                    # 8-bit PCM is offset-binary -> [-1, 1)
+        array = (array.astype(np.float64) - 128.0) / 128.0
+    elif array.dtype.kind == "u":
+        raise AudioInputError(f"unsigned {array.dtype} samples are not a PCM format; "
+                              "use signed integers, uint8 or floats")
+    elif array.dtype.kind == "i":                                  # signed integer PCM -> [-1, 1)
         array = array.astype(np.float64) / float(2 ** (8 * array.dtype.itemsize - 1))
     if array.ndim not in (1, 2):
         raise AudioInputError(f"audio must be 1-D (mono) or 2-D (samples x channels), got shape {array.shape}")

@@ -53,6 +53,14 @@ def test_ogg_bytes_and_arrays(tmp_path):
     np.testing.assert_allclose(load_audio((channels_first, SR)), tone(), atol=1e-7)
 
 
+def test_unsigned_8bit_pcm_is_offset_binary():
+    pcm = np.array([0, 64, 128, 192, 255], dtype=np.uint8)
+    np.testing.assert_array_equal(load_audio((pcm, SR)),
+                                  np.array([-1.0, -0.5, 0.0, 0.5, 127 / 128], dtype=np.float32))
+    with pytest.raises(AudioInputError, match="not a PCM format"):
+        load_audio((np.zeros(10, np.uint16), SR))
+
+
 def test_silence_is_valid(tmp_path):
     wav = load_audio(write(tmp_path / "z.wav", np.zeros(SR, np.float32), SR))
     assert wav.shape == (SR,) and not wav.any()
