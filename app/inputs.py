@@ -20,6 +20,7 @@ import soundfile as sf
 from mimo_core.audio_io import load_audio
 from mimo_core.constants import SAMPLE_RATE
 from mimo_core.errors import AudioInputError, MimoError, PromptError
+from mimo_core.tasks.defaults import groups_for_seconds
 from mimo_core.tasks.limits import Limits, check_text
 from mimo_core.tasks.types import GenerationOptions
 
@@ -29,7 +30,6 @@ __all__ = ["SAMPLER_FIELDS", "read_audio", "read_text", "options_from",
 # The advanced-settings widgets every task tab has, in the order their values reach a handler.
 SAMPLER_FIELDS = ("greedy", "seed", "min_seconds", "max_seconds", "text_temperature", "text_top_p",
                   "audio_temperature", "audio_top_p")
-GROUPS_PER_SECOND = 6.25                # LM positions per second of output audio
 _MAX_SEED = 2**63 - 1
 
 
@@ -80,10 +80,6 @@ def _number(value: Any, what: str) -> Optional[float]:
     return number
 
 
-def _groups(seconds: Optional[float]) -> Optional[int]:
-    return None if seconds is None else max(1, int(np.ceil(seconds * GROUPS_PER_SECOND)))
-
-
 def options_from(values: tuple) -> GenerationOptions:
     """Build :class:`GenerationOptions` from the advanced-settings values (``SAMPLER_FIELDS``
     order). An empty field means the task's default; ``min_seconds`` / ``max_seconds`` bound
@@ -105,8 +101,8 @@ def options_from(values: tuple) -> GenerationOptions:
     return GenerationOptions(
         greedy=bool(named["greedy"]),
         seed=None if seed is None else int(seed),
-        min_new_groups=None if not low else _groups(low),
-        max_new_groups=_groups(high),
+        min_new_groups=groups_for_seconds(low) if low else None,
+        max_new_groups=None if high is None else groups_for_seconds(high),
         text_temperature=_number(named["text_temperature"], "text temperature"),
         text_top_p=_number(named["text_top_p"], "text top-p"),
         audio_temperature=_number(named["audio_temperature"], "audio temperature"),

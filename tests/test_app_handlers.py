@@ -13,8 +13,10 @@ import soundfile as sf
 
 from app.handlers import MAX_EXAMPLE_ROWS, Handlers
 from app.handler_base import status_markdown
+from app.inputs import options_from
 from tests.browser.fake_backend import CHUNK, FakeMimoAudio
 from mimo_core.constants import SAMPLE_RATE
+from mimo_core.tasks.defaults import groups_for_seconds
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.types import S2SRequest, TTSRequest
 
@@ -142,6 +144,14 @@ def test_tts_modes_reach_the_model_as_typed_requests(h, fake, wav):
     assert (o.seed, o.min_new_groups, o.max_new_groups) == (7, 7, 13)
     assert (o.text_temperature, o.text_top_p) == (0.5, 0.9)
     assert (o.audio_temperature, o.audio_top_p) == (0.8, 0.7)
+
+
+def test_seconds_become_positions_as_the_core_counts_them():
+    # 1.12 s * 6.25 and 8.8 s * 6.25 are 7 and 55 up to float error: not 8 and 56
+    o = options_from((False, None, "1.12", "8.8", None, None, None, None))
+    assert (o.min_new_groups, o.max_new_groups) == (7, 55)
+    assert (o.min_new_groups, o.max_new_groups) == (groups_for_seconds(1.12), groups_for_seconds(8.8))
+    assert options_from((False, None, "0", "0.01", None, None, None, None)).max_new_groups == 1
 
 
 def test_few_shot_uses_only_the_rows_in_use(h, fake, wav):
