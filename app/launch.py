@@ -60,17 +60,15 @@ def choose_models(args: argparse.Namespace) -> ModelChoice:
     """Which checkpoints to serve; falls back to ``tiny`` (with a banner) when the official
     repos cannot be had and no model flag was given."""
     from mimo_core.errors import ModelLoadError
-    from mimo_core.resolve import DEFAULT_SPECS, TINY, Role, resolve_spec
+    from mimo_core.resolve import DEFAULT_SPECS, TINY, Role, fill_specs, resolve_spec
 
     if args.tiny:
         return ModelChoice(TINY, TINY, TINY, TINY_BANNER.format(reason="(--tiny was given.) "))
     given = (args.model_path, args.base_model_path, args.tokenizer_path)
     if any(given):
-        # explicit choices are used as given; a missing one means the official repo
-        return ModelChoice(args.model_path or DEFAULT_SPECS[Role.INSTRUCT],
-                           args.base_model_path or DEFAULT_SPECS[Role.BASE],
-                           args.tokenizer_path or DEFAULT_SPECS[Role.TOKENIZER],
-                           _banner_if_tiny(given))
+        # explicit choices are used as given; a missing one means the official repo, or
+        # 'tiny' when any given one is 'tiny' (the same rule as the CLI)
+        return ModelChoice(*fill_specs(*given), _banner_if_tiny(given))
     try:
         # fetch what the first page needs now (progress bars on stderr); Base on first use
         tokenizer = str(resolve_spec(None, Role.TOKENIZER))

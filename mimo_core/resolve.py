@@ -197,6 +197,17 @@ def resolve_spec(spec: str | os.PathLike | None, role: Role | str) -> Path:
     raise ModelLoadError(f"{role.value} model directory not found: {spec}")
 
 
+def fill_specs(instruct=None, base=None, tokenizer=None, *, official: bool = True) -> tuple:
+    """The (instruct, base, tokenizer) specs with the unset roles filled: with ``"tiny"`` when
+    any given role is ``tiny`` (the tiny Base and Instruct are the same random weights, and tiny
+    never mixes with real checkpoints), otherwise with each role's official repo, or left
+    ``None`` when ``official`` is false. The one rule for the CLI, the app and the facade."""
+    given = (instruct, base, tokenizer)
+    tiny = any(is_tiny(s) for s in given if s)
+    return tuple(s if s else (TINY if tiny else (DEFAULT_SPECS[role] if official else None))
+                 for s, role in zip(given, (Role.INSTRUCT, Role.BASE, Role.TOKENIZER)))
+
+
 def same_spec(a, b) -> bool:
     """Whether two specs name the same checkpoint (used to allow Instruct weights as 'base')."""
     if a is None or b is None:

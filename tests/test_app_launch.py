@@ -59,6 +59,18 @@ def test_explicit_paths_are_used_as_given():
     assert launch.choose_models(parse("--model-path", "tiny")).banner
 
 
+def test_model_path_tiny_serves_tiny_in_every_role(monkeypatch):
+    """As in the CLI: 'tiny' for one role fills the unset ones with 'tiny' (no official download)."""
+    def no_download(spec, role):
+        raise AssertionError(f"resolved {spec} for {role}")
+    monkeypatch.setattr("mimo_core.resolve.resolve_spec", no_download)
+    choice = launch.choose_models(parse("--model-path", "tiny"))
+    assert (choice.instruct, choice.base, choice.tokenizer) == ("tiny", "tiny", "tiny")
+    assert "NOISE" in choice.banner
+    mixed = launch.choose_models(parse("--model-path", "/models/instruct", "--tokenizer-path", "tiny"))
+    assert (mixed.instruct, mixed.base, mixed.tokenizer) == ("/models/instruct", "tiny", "tiny")
+
+
 class FakeDemo:
     def __init__(self):
         self.queued, self.launched = None, None

@@ -112,3 +112,14 @@ def test_tiny_build_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(ModelLoadError, match="disk full"):
         ensure_tiny(tmp_path / "tiny-v1")
     assert list(tmp_path.iterdir()) == []                                 # no partial tree, no temp left
+
+
+def test_fill_specs_one_rule_for_unset_roles():
+    from mimo_core.resolve import fill_specs
+
+    official = (DEFAULT_SPECS[Role.INSTRUCT], DEFAULT_SPECS[Role.BASE], DEFAULT_SPECS[Role.TOKENIZER])
+    assert fill_specs() == official
+    assert fill_specs("/m") == ("/m",) + official[1:]
+    assert fill_specs(None, "Tiny") == ("tiny", "Tiny", "tiny")
+    assert fill_specs("/m", official=False) == ("/m", None, None)
+    assert fill_specs(tokenizer="tiny", official=False) == ("tiny", "tiny", "tiny")

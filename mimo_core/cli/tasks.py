@@ -25,7 +25,7 @@ from typing import Callable
 
 from ..constants import GROUP_SIZE
 from ..errors import PromptError
-from ..resolve import DEFAULT_SPECS, Role, is_tiny
+from ..resolve import Role, fill_specs
 from ..tasks.limits import Limits
 from .common import add_generation_args, add_model_args, resolve_device_dtype, run_reporting_errors
 
@@ -214,13 +214,10 @@ def model_specs(args) -> dict:
     from ..tasks import TASK_DEFAULTS
 
     role = TASK_DEFAULTS[args.task].role
-    tiny = any(is_tiny(s) for s in (args.model_path, args.base_model_path, args.tokenizer_path) if s)
-    default = (lambda r: "tiny") if tiny else (lambda r: DEFAULT_SPECS[r])
-    return {
-        "instruct": (args.model_path or default(Role.INSTRUCT)) if role == Role.INSTRUCT else None,
-        "base": (args.base_model_path or default(Role.BASE)) if role == Role.BASE else None,
-        "tokenizer": args.tokenizer_path or default(Role.TOKENIZER),
-    }
+    instruct, base, tokenizer = fill_specs(args.model_path, args.base_model_path, args.tokenizer_path)
+    return {"instruct": instruct if role == Role.INSTRUCT else None,
+            "base": base if role == Role.BASE else None,
+            "tokenizer": tokenizer}
 
 
 # ------------------------------------------------------------------------------ running

@@ -26,7 +26,7 @@ import torch
 from ..constants import GROUP_SIZE, SAMPLE_RATE
 from ..errors import MimoError
 from ..prompts import REFERENCE_SILENCE_SECONDS, extract_output
-from ..resolve import is_tiny, warn_tiny
+from ..resolve import fill_specs, is_tiny, warn_tiny
 from .defaults import TASK_DEFAULTS, Sampling, resolve_options
 from .inputs import CodeEncoder
 from .limits import Limits, check_context
@@ -63,10 +63,8 @@ class MimoAudio:
     @classmethod
     def from_specs(cls, instruct=None, base=None, tokenizer=None, **kwargs) -> "MimoAudio":
         """Like the constructor; ``"tiny"`` anywhere fills the unset roles with ``"tiny"`` too
-        (the tiny Base and Instruct are the same random weights)."""
-        if any(isinstance(s, str) and s.strip().lower() == "tiny" for s in (instruct, base, tokenizer)):
-            instruct, base, tokenizer = (s if s is not None else "tiny" for s in (instruct, base, tokenizer))
-        return cls(instruct, base, tokenizer, **kwargs)
+        (:func:`~mimo_core.resolve.fill_specs`; the tiny Base and Instruct are the same weights)."""
+        return cls(*fill_specs(instruct, base, tokenizer, official=False), **kwargs)
 
     # ------------------------------------------------------------------ model management
     def status(self) -> dict:
