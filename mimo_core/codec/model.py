@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoints import resolve_device
 from ..errors import AudioInputError, DeviceError
 from .config import TokenizerConfig
 from .decoder import AudioDecoder
@@ -181,14 +182,7 @@ def build_model(cfg: TokenizerConfig, device: str | torch.device = "meta") -> Mi
 
 
 def check_device(device: str | torch.device, dtype: torch.dtype) -> torch.device:
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise DeviceError(f"unknown device {device!r}: {exc}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("device 'cuda' requested but CUDA is not available on this machine")
-    if device.type not in ("cpu", "cuda"):
-        raise DeviceError(f"unsupported device {device} (use cpu or cuda)")
+    device = resolve_device(device, kinds=("cpu", "cuda"))
     if dtype not in SUPPORTED_DTYPES:
         raise DeviceError(f"unsupported dtype {dtype} (use float32 or bfloat16)")
     return device

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointMismatchError, DeviceError, ModelLoadError
+from ..checkpoints import check_keys, resolve_device, safetensors_shapes
+from ..errors import DeviceError, ModelLoadError
 from .config import MimoLMConfig
 from .modules import MimoAudioLM
 
@@ -35,18 +36,6 @@ def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
         return _DTYPES[str(dtype).lower()]
     except KeyError:
         raise DeviceError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}") from None
-
-
-def resolve_device(device: torch.device | str) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise DeviceError(f"unknown device {device!r}: {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"device {device!r} requested but CUDA is not available on this machine")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise DeviceError(f"device {device!r} requested but MPS is not available on this machine")
-    return dev
 
 
 def flash_attn_available() -> bool:
@@ -109,42 +98,6 @@ def checkpoint_files(root: Path) -> list[Path]:
     return files
 
 
-def _checkpoint_shapes(files: list[Path]) -> dict[str, tuple[int, ...]]:
-    from safetensors import safe_open
-
-    shapes: dict[str, tuple[int, ...]] = {}
-    for file in files:
-        try:
-            with safe_open(str(file), framework="pt") as handle:
-                for key in handle.keys():
-                    shapes[key] = tuple(handle.get_slice(key).get_shape())
-        except Exception as exc:  # noqa: BLE001 - a corrupt/truncated file
-            raise ModelLoadError(f"cannot read safetensors file {file}: {exc}") from exc
-    return shapes
-
-
-def _short(keys: list[str], limit: int = 6) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
-
-
-def check_keys(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], root) -> None:
-    """Strict key check: the checkpoint must hold exactly the module's tensors and shapes."""
-    missing = sorted(set(expected) - set(found))
-    unexpected = sorted(set(found) - set(expected))
-    mismatched = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)}: {_short(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)}: {_short(unexpected)}")
-    if mismatched:
-        detail = [f"{k} {found[k]} vs {expected[k]}" for k in mismatched]
-        problems.append(f"shape mismatch {len(mismatched)}: {_short(detail)}")
-    if problems:
-        raise CheckpointMismatchError(f"LM checkpoint {root} does not match the model: " + "; ".join(problems))
-
-
 def _assign(model: torch.nn.Module, key: str, tensor: torch.Tensor) -> None:
     owner_name, _, name = key.rpartition(".")
     owner = model.get_submodule(owner_name)
@@ -177,7 +130,7 @@ def load_mimo_lm(
 
     model = build_meta_model(config, attn)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    check_keys(expected, _checkpoint_shapes(files), root)
+    check_keys(expected, safetensors_shapes(files), f"LM checkpoint {root}")
 
     from safetensors import safe_open
 
