@@ -154,6 +154,11 @@ def test_unavailable_device_is_a_device_error(tiny_dir):
         load_audio_tokenizer(tiny_dir, device="cuda")
 
 
+def test_float16_is_refused_as_the_message_says(tiny_dir):
+    with pytest.raises(DeviceError, match="use float32 or bfloat16"):
+        load_audio_tokenizer(tiny_dir, dtype=torch.float16)
+
+
 def test_bf16_load_keeps_bf16_weights(tiny_dir):
     tok = load_audio_tokenizer(tiny_dir, dtype=torch.bfloat16)
     assert tok.dtype == torch.bfloat16

@@ -25,7 +25,7 @@ from .mel import log_mel
 ENCODE_SEGMENT_MEL_FRAMES = 6000     # reference: encode in independent 60 s mel segments
 DECODE_CHUNK_FRAMES = 1500           # reference: decode in independent 60 s code chunks
 ENCODE_GROUP_MEL_FRAMES = 256000     # reference: at most this many mel frames per forward
-SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+SUPPORTED_DTYPES = (torch.float32, torch.bfloat16)   # as the reference (fp16 LMs get an fp32 tokenizer)
 
 
 class MiMoAudioTokenizerModel(nn.Module):
