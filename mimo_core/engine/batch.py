@@ -136,14 +136,14 @@ class BatchDecoder:
     def _advance(self) -> None:
         """Backbone forward of every row's newest group at the row's own position."""
         n, model = len(self.rows), self.model
-        ids = torch.stack([s.groups[-1] for s in self.rows]).to(model.device)   # (n, K, P)
+        ids = torch.stack([s.groups[-1] for s in self.rows])                    # (n, K, P) on CPU
         text = ids[:, 0, 0]                                                     # (n,)
-        if bool((text == self.empty_text_id).any()):
-            embeds = model.embed_groups(ids, self.empty_text_id)                # (n, 1, D)
+        if bool((text == self.empty_text_id).any()):   # decided on the host: no device sync
+            embeds = model.embed_groups(ids.to(model.device), self.empty_text_id)   # (n, 1, D)
         else:
             # text groups only: embed_groups adds the patch-encoded speech input times 0, i.e.
             # signed zeros (x + 0 == x; only a zero's sign could differ, which nothing reads)
-            embeds = model.model.embed_tokens(text)[:, None]                    # (n, 1, D)
+            embeds = model.model.embed_tokens(text.to(model.device))[:, None]   # (n, 1, D)
         positions = self.positions[:n]
         cos_sin = (self.cos[0, positions][:, None], self.sin[0, positions][:, None])   # (n, 1, Dh)
         lengths = self.lengths[:n]

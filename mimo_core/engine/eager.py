@@ -79,9 +79,10 @@ class EagerDecoder:
         self._state, self._cache, self._length = state, DynamicCache(), 0
         self._forward(state.request.prompt_ids)
 
-    def remove(self, state: RequestState, reason: StopReason = StopReason.CANCELLED) -> GenerationResult:
+    def remove(self, state: RequestState, reason: StopReason = StopReason.CANCELLED,
+               stop_token: int | None = None) -> GenerationResult:
         self._state, self._cache, self._hidden = None, None, None
-        return state.result(reason)
+        return state.result(reason, stop_token)
 
     @torch.inference_mode()
     def step(self) -> list[tuple[RequestState, GroupEvent, GenerationResult | None]]:
@@ -105,7 +106,6 @@ class EagerDecoder:
         event = state.append(text_id, codes)
         reason, token = stop_after_group(text_id, state.new_groups, self._length + 1, req, self.context_groups)
         if reason is not None:
-            self.remove(state)
-            return [(state, event, state.result(reason, token))]
+            return [(state, event, self.remove(state, reason, token))]
         self._forward(state.groups[-1])
         return [(state, event, None)]

@@ -111,7 +111,6 @@ class RequestState:
     seed: int
     generator: torch.Generator
     groups: list[torch.Tensor] = field(default_factory=list)   # each (K, P), on CPU
-    cancelled: bool = False
 
     @classmethod
     def start(cls, request: GenerationRequest) -> "RequestState":

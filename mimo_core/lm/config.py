@@ -113,11 +113,6 @@ class MimoLMConfig:
         """Width of the patch encoder and of the speech embeddings (``input_local_dim`` or local_dim)."""
         return self.input_local_dim or self.local_dim
 
-    @property
-    def local_steps(self) -> int:
-        """Patch-decoder steps per group: group_size + max(delay) (11 in the release)."""
-        return self.group_size + max(self.delays)
-
     # ---- transformers configs for the three Qwen2 stacks -----------------------------------
     def _qwen2(self, **overrides):
         from transformers import Qwen2Config

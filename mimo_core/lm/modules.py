@@ -82,7 +82,6 @@ class MimoAudioLM(nn.Module):
     def set_attention(self, attn: str) -> None:
         if attn not in ATTN_IMPLEMENTATIONS:
             raise ValueError(f"attention implementation {attn!r} is not one of {ATTN_IMPLEMENTATIONS}")
-        self.attn = attn
         for stack in self.stacks():
             stack.config._attn_implementation = attn
 

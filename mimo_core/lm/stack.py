@@ -58,20 +58,19 @@ def run_stack(
     if mask is None and needs_window and (impl == "eager" or past_len > 0):
         mask = causal_mask(q_len, past_len, hidden.dtype, hidden.device)
     if mask is not None and impl == "flash_attention_2":
-        # flash-attn takes padding masks, not additive ones: masked calls (batched decode over
-        # rows of different lengths) go through SDPA, which is the same maths.
-        stack.config._attn_implementation = "sdpa"
-    try:
-        for layer in stack.layers:
-            hidden = layer(
-                hidden,
-                attention_mask=mask,
-                position_embeddings=cos_sin,
-                past_key_values=cache,
-                is_causal=needs_window and mask is None,
-            )
-    finally:
-        stack.config._attn_implementation = impl
+        # flash-attn takes padding masks, not additive ones. The engine never sends one here
+        # (prefill and the patch encoder are unmasked; masked decode steps go through
+        # step_stack, which picks SDPA per call); the config is shared with the worker thread,
+        # so it is not switched here.
+        raise ValueError("run_stack: an additive mask needs the sdpa or eager attention, not flash-attn")
+    for layer in stack.layers:
+        hidden = layer(
+            hidden,
+            attention_mask=mask,
+            position_embeddings=cos_sin,
+            past_key_values=cache,
+            is_causal=needs_window and mask is None,
+        )
     return stack.norm(hidden)
 
 
@@ -126,7 +125,7 @@ def step_stack(
     """
     impl = plan.stack.config._attn_implementation
     if impl == "flash_attention_2" and mask is not None:
-        impl = "sdpa"   # as run_stack: flash-attn takes no additive masks
+        impl = "sdpa"   # flash-attn takes no additive masks; SDPA is the same maths
     attend = ALL_ATTENTION_FUNCTIONS.get_interface(impl, eager_attention_forward)
     cos, sin = cos_sin
     B = hidden.shape[0]

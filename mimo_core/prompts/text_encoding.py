@@ -109,13 +109,6 @@ class TextEncoder:
         if pos < len(text):
             yield text[pos:]
 
-    def token_id(self, token: str) -> int:
-        """Id of one added token (``"<|sostm|>"``)."""
-        try:
-            return self._added[token]
-        except KeyError:
-            raise PromptError(f"the text tokenizer has no token {token!r}") from None
-
 
 def _split_keep_broken(text: str, token: str) -> list[str]:
     """Split ``text`` so that every occurrence of ``token`` straddles two pieces.
