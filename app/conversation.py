@@ -16,7 +16,7 @@ from mimo_core.errors import PromptError
 from mimo_core.tasks.types import ChatRequest, Conversation, DialogueRequest, S2TRequest
 
 from .handler_base import StreamState, describe_result, user_errors
-from .inputs import audio_path_of, options_from, read_audio, read_text, wav_bytes, write_wav
+from .inputs import audio_file, audio_path_of, options_from, read_audio, read_text, wav_bytes
 
 
 def _message(role: str, content: Any) -> dict:
@@ -33,9 +33,10 @@ def render_conversation(conversation: Optional[Conversation]) -> list[dict]:
     for turn in (conversation.turns if conversation is not None else ()):
         if turn.text:
             messages.append(_message(turn.role, turn.text))
-        if turn.audio is not None and turn.audio.size:
-            messages.append(_audio_message(turn.role, write_wav(turn.audio)))
-        if not turn.text and (turn.audio is None or not turn.audio.size):
+        path = audio_file(turn.audio)
+        if path is not None:
+            messages.append(_audio_message(turn.role, path))
+        if not turn.text and path is None:
             messages.append(_message(turn.role, "(empty)"))
     return messages
 
@@ -99,8 +100,7 @@ class ConversationHandlers:
             yield history, None, None, status, before
             return
         after = state.result.conversation
-        audio = state.result.audio
-        full = write_wav(audio) if audio is not None and audio.size else None
+        full = audio_file(state.result.audio, state.result.sample_rate)
         yield render_conversation(after), None, full, status, after
 
     # -- UI streams ----------------------------------------------------------------------

@@ -20,11 +20,12 @@ from typing import Any, Callable, Iterator, Optional
 import gradio as gr
 import numpy as np
 
+from mimo_core.constants import SAMPLE_RATE
 from mimo_core.errors import MimoError
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.types import TaskResult
 
-from .inputs import wav_bytes, write_wav
+from .inputs import audio_file, wav_bytes
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,9 @@ class StreamState:
             return self.result.audio
         return np.concatenate(self.chunks) if self.chunks else None
 
+    def sample_rate(self) -> int:
+        return self.result.sample_rate if self.result is not None else SAMPLE_RATE
+
     def progress(self) -> str:
         if self.max_groups:
             return f"Generating... {self.groups_done}/{self.max_groups} positions"
@@ -172,8 +176,7 @@ class HandlerBase:
         for state, chunk in self._events(request, task, req):
             live = wav_bytes(chunk) if (chunk is not None and self.stream_audio) else None
             yield live, state.text, gr.skip(), state.progress()
-        audio = state.audio()
-        full = write_wav(audio) if audio is not None and audio.size else None
+        full = audio_file(state.audio(), state.sample_rate())
         yield None, state.text, full, describe_result(state.result, state.stopped)
 
     def _text_stream(self, request: Optional[gr.Request], task: str, req: Any) -> Iterator[tuple]:
@@ -189,9 +192,7 @@ class HandlerBase:
 
     @staticmethod
     def _audio_out(result: TaskResult) -> tuple[Optional[str], str]:
-        audio = result.audio
-        return (write_wav(audio, result.sample_rate) if audio is not None and audio.size else None,
-                result.text)
+        return audio_file(result.audio, result.sample_rate), result.text
 
     # -- the Model tab -------------------------------------------------------------------
     @user_errors

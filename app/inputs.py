@@ -25,7 +25,7 @@ from mimo_core.tasks.limits import Limits, check_text
 from mimo_core.tasks.types import GenerationOptions
 
 __all__ = ["SAMPLER_FIELDS", "read_audio", "read_text", "options_from",
-           "wav_bytes", "write_wav", "audio_path_of"]
+           "wav_bytes", "write_wav", "audio_file", "audio_path_of"]
 
 # The advanced-settings widgets every task tab has, in the order their values reach a handler.
 SAMPLER_FIELDS = ("greedy", "seed", "min_seconds", "max_seconds", "text_temperature", "text_top_p",
@@ -138,3 +138,8 @@ def write_wav(wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> str:
         sf.write(tmp, pcm, sample_rate, format="WAV", subtype="PCM_16")
         os.replace(tmp, path)
     return str(path)
+
+
+def audio_file(wav: Optional[np.ndarray], sample_rate: int = SAMPLE_RATE) -> Optional[str]:
+    """:func:`write_wav` for an output that may be missing: None for no (or empty) audio."""
+    return write_wav(wav, sample_rate) if wav is not None and np.size(wav) else None
