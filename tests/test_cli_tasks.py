@@ -109,6 +109,17 @@ def test_every_task_command(argv, speaks, cli, clips, tmp_path):
         assert result["audio_seconds"] is None and not out.exists()
 
 
+def test_generate_runs_on_tiny(cli, tmp_path):
+    """``generate --model-path tiny`` (resolved once, like every other command) on a chat's matrix."""
+    prompt = tmp_path / "chat.npy"
+    code, _, _ = cli("chat", *TINY, "--text", "hi", "--dump-tokens", prompt, "--seed", 0, "--max-new-groups", 2)
+    assert code == 0
+    code, stdout, stderr = cli("generate", "--prompt-ids", prompt, *TINY, "--greedy", "--stop-ids", "",
+                               "--max-new-groups", 3, "--device", "cpu")
+    assert code == 0, stderr
+    assert stdout.startswith("generated 3 groups; stop: max_new_groups")
+
+
 def test_continue_duration_sets_length(cli, clips, tmp_path):
     js = tmp_path / "r.json"
     code, _, _ = cli("continue", clips["a"], *TINY, "--duration", "1.0", "--seed", 1, "--json", js,

@@ -57,6 +57,16 @@ def test_bf16_encode_runs(tiny_dir, audio_file, tmp_path):
     assert np.load(out).shape[1] == 20
 
 
+def test_tokenizer_path_tiny(tiny, audio_file, tmp_path):
+    """``--tokenizer-path tiny`` means the tiny cache's audio tokenizer, as in every other command."""
+    out = tmp_path / "c.npy"
+    assert run(["codec", "encode", str(audio_file), "--tokenizer-path", "tiny", "--out", str(out)]) == 0
+    from mimo_core.audio_io import load_audio
+
+    expected = load_audio_tokenizer(tiny / "audio_tokenizer").encode(load_audio(audio_file)).numpy().T
+    assert np.array_equal(np.load(out), expected)
+
+
 @pytest.mark.parametrize("argv,message", [
     (["codec", "decode", "{tmp}/none.npy", "--tokenizer-path", "{tiny}", "--out", "{tmp}/o.wav"], "codes file not found"),
     (["codec", "encode", "{tmp}/none.wav", "--tokenizer-path", "{tiny}", "--out", "{tmp}/c.npy"], "audio file not found"),

@@ -5,7 +5,7 @@
     codec decode codes.npy --tokenizer-path DIR --out out.wav
         -> 24 kHz audio from the first 8 channels
 
-``--tokenizer-path`` is a local directory or a Hugging Face repo id. Errors print one
+``--tokenizer-path`` is a local directory, a Hugging Face repo id or ``tiny`` (random, noise). Errors print one
 line on stderr and exit with status 1.
 """
 
@@ -26,8 +26,10 @@ def _load_tokenizer(args: argparse.Namespace):
     import torch
 
     from ..codec import load_audio_tokenizer
+    from ..resolve import Role, resolve_spec
 
-    return load_audio_tokenizer(args.tokenizer_path, device=args.device, dtype=getattr(torch, args.dtype))
+    path = resolve_spec(args.tokenizer_path, Role.TOKENIZER)           # dir, repo id or tiny
+    return load_audio_tokenizer(path, device=args.device, dtype=getattr(torch, args.dtype))
 
 
 def encode_command(args: argparse.Namespace) -> int:
@@ -75,7 +77,7 @@ def decode_command(args: argparse.Namespace) -> int:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tokenizer-path", required=True, help="audio tokenizer directory or HF repo id")
+    parser.add_argument("--tokenizer-path", required=True, help="audio tokenizer directory, HF repo id or 'tiny'")
     parser.add_argument("--out", required=True, help="output file")
     parser.add_argument("--dtype", default="float32", choices=DTYPES, help="weights dtype (default float32)")
     parser.add_argument("--device", default="cpu", choices=DEVICES, help="device (default cpu)")

@@ -19,7 +19,7 @@ from ..errors import MimoError
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model-path", help="LM checkpoint directory or HF repo id (Instruct for chat tasks)")
+    group.add_argument("--model-path", help="LM checkpoint directory, HF repo id or 'tiny' (Instruct for chat tasks)")
     group.add_argument("--base-model-path", help="Base LM checkpoint directory or HF repo id (continuation, few-shot)")
     group.add_argument("--tokenizer-path", help="audio tokenizer directory or HF repo id")
     group.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda if available)")

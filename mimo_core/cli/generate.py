@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..errors import ModelNotConfiguredError, PromptError
 from .common import add_generation_args, add_model_args, dump_tokens, resolve_device_dtype, run_reporting_errors
@@ -71,6 +70,7 @@ def parse_stop_ids(text: str, special_ids) -> frozenset[int]:
 def run(args: argparse.Namespace) -> int:
     from ..engine import Engine, GenerationRequest, GenerationResult, SamplerConfig
     from ..lm import load_mimo_lm
+    from ..resolve import Role, resolve_spec
     from ..text import load_text_tokenizer
     from .common import samplers_from_args
 
@@ -78,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
         raise ModelNotConfiguredError("generate needs --model-path (an LM checkpoint directory or repo id)")
     prompt = _load_prompt(args.prompt_ids)
     device, dtype = resolve_device_dtype(args.device, args.dtype)
-    model = load_mimo_lm(args.model_path, device=device, dtype=dtype, attn=args.attn)
-    _tokenizer, special = load_text_tokenizer(_tokenizer_dir(args.model_path))
+    checkpoint = resolve_spec(args.model_path, Role.INSTRUCT)     # dir, repo id or tiny: once
+    model = load_mimo_lm(checkpoint, device=device, dtype=dtype, attn=args.attn)
+    _tokenizer, special = load_text_tokenizer(checkpoint)
 
     # The reference's default samplers (MimoAudio.forward without a task name).
     text_default = SamplerConfig(temperature=0.6, top_k=50, top_p=0.95)
@@ -104,15 +105,6 @@ def run(args: argparse.Namespace) -> int:
     stop = result.stop_reason.value + (f" {result.stop_token}" if result.stop_token is not None else "")
     print(f"generated {result.new_groups} groups; stop: {stop}; seed {result.seed}")
     return 0
-
-
-def _tokenizer_dir(model_path: str) -> str:
-    path = Path(model_path).expanduser()
-    if path.is_dir():
-        return str(path)
-    from ..lm.loading import resolve_checkpoint_dir
-
-    return str(resolve_checkpoint_dir(model_path))
 
 
 if __name__ == "__main__":  # pragma: no cover - convenience
