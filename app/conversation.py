@@ -15,7 +15,7 @@ import gradio as gr
 from mimo_core.errors import PromptError
 from mimo_core.tasks.types import ChatRequest, Conversation, DialogueRequest, S2TRequest
 
-from .handler_base import StreamState, describe_result, user_errors
+from .handler_base import StreamState, user_errors
 from .inputs import audio_file, audio_path_of, options_from, read_audio, read_text, wav_bytes
 
 
@@ -94,8 +94,8 @@ class ConversationHandlers:
             live = wav_bytes(chunk) if (chunk is not None and self.stream_audio) else None
             answer = [_message("assistant", state.text or "...")]
             yield history + pending + answer, live, gr.skip(), state.progress(), gr.skip()
-        status = describe_result(state.result, state.stopped)
-        if state.stopped or state.result is None or state.result.conversation is None:
+        status = state.summary()
+        if state.stopped or state.result.conversation is None:
             # stopped: the unfinished turn is left out of the history
             yield history, None, None, status, before
             return

@@ -20,7 +20,6 @@ from typing import Any, Callable, Iterator, Optional
 import gradio as gr
 import numpy as np
 
-from mimo_core.constants import SAMPLE_RATE
 from mimo_core.errors import MimoError
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.types import TaskResult
@@ -75,41 +74,40 @@ def session_key(request: Optional[gr.Request]) -> str:
     return getattr(request, "session_hash", None) or ""
 
 
-def describe_result(result: Optional[TaskResult], stopped: bool) -> str:
-    if stopped:
-        return "Stopped."
-    if result is None:
-        return "Finished without a result."
-    parts = [f"Done: {result.new_groups} positions generated"]
-    if result.audio is not None:
-        parts.append(f"{result.audio.size / result.sample_rate:.2f} s of audio")
-    parts.append(f"stop reason: {result.stop_reason}")
-    return ", ".join(parts) + "."
-
-
 class StreamState:
-    """What one streaming call has produced so far."""
+    """What one streaming call has produced so far (the backend's last event carries the
+    result: full text and audio)."""
 
     def __init__(self) -> None:
         self.text = ""
-        self.chunks: list[np.ndarray] = []
         self.result: Optional[TaskResult] = None
         self.groups_done = 0
         self.max_groups = 0
-        self.stopped = False          # cancelled (no result, or a "cancelled" one)
 
-    def audio(self) -> Optional[np.ndarray]:
-        if self.result is not None:
-            return self.result.audio
-        return np.concatenate(self.chunks) if self.chunks else None
+    @property
+    def stopped(self) -> bool:
+        """Cancelled: a "cancelled" result (or, defensively, none at all)."""
+        return self.result is None or self.result.stop_reason == CANCELLED
 
-    def sample_rate(self) -> int:
-        return self.result.sample_rate if self.result is not None else SAMPLE_RATE
+    def audio_file(self) -> Optional[str]:
+        """The whole output audio as a WAV file (None without audio)."""
+        return None if self.result is None else audio_file(self.result.audio, self.result.sample_rate)
 
     def progress(self) -> str:
         if self.max_groups:
             return f"Generating... {self.groups_done}/{self.max_groups} positions"
         return "Generating..."
+
+    def summary(self) -> str:
+        """The status line once the stream has ended."""
+        if self.stopped:
+            return "Stopped."
+        result = self.result
+        parts = [f"Done: {result.new_groups} positions generated"]
+        if result.audio is not None:
+            parts.append(f"{result.audio.size / result.sample_rate:.2f} s of audio")
+        parts.append(f"stop reason: {result.stop_reason}")
+        return ", ".join(parts) + "."
 
 
 class HandlerBase:
@@ -155,9 +153,7 @@ class HandlerBase:
                 state.text += event.text_delta or ""
                 state.groups_done, state.max_groups = event.groups_done, event.max_groups
                 chunk = event.audio_chunk
-                if chunk is not None and np.size(chunk):
-                    state.chunks.append(np.asarray(chunk, dtype=np.float32).reshape(-1))
-                else:
+                if chunk is not None and not np.size(chunk):
                     chunk = None
                 if event.result is not None:
                     state.result = event.result
@@ -167,7 +163,6 @@ class HandlerBase:
             with self._lock:
                 if self._cancels.get((session_key(request), task)) is cancel:
                     del self._cancels[(session_key(request), task)]
-        state.stopped = state.result is None or state.result.stop_reason == CANCELLED
 
     def _audio_stream(self, request: Optional[gr.Request], task: str, req: Any) -> Iterator[tuple]:
         """UI values (live chunk, text, full audio file, status) while an audio task runs."""
@@ -176,8 +171,7 @@ class HandlerBase:
         for state, chunk in self._events(request, task, req):
             live = wav_bytes(chunk) if (chunk is not None and self.stream_audio) else None
             yield live, state.text, gr.skip(), state.progress()
-        full = audio_file(state.audio(), state.sample_rate())
-        yield None, state.text, full, describe_result(state.result, state.stopped)
+        yield None, state.text, state.audio_file(), state.summary()
 
     def _text_stream(self, request: Optional[gr.Request], task: str, req: Any) -> Iterator[tuple]:
         """UI values (text so far, status) while a text task runs."""
@@ -185,7 +179,7 @@ class HandlerBase:
         state = StreamState()
         for state, _ in self._events(request, task, req):
             yield state.text, state.progress()
-        yield state.text, describe_result(state.result, state.stopped)
+        yield state.text, state.summary()
 
     def _run(self, req: Any) -> TaskResult:
         return self.backend.run(req)
