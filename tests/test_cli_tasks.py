@@ -110,14 +110,18 @@ def test_every_task_command(argv, speaks, cli, clips, tmp_path):
 
 
 def test_generate_runs_on_tiny(cli, tmp_path):
-    """``generate --model-path tiny`` (resolved once, like every other command) on a chat's matrix."""
-    prompt = tmp_path / "chat.npy"
+    """``generate --model-path tiny`` (resolved once, like every other command) on a chat's matrix;
+    ``--dump-tokens`` writes exactly the name given, ``.npy`` or not."""
+    prompt, out = tmp_path / "chat.tokens", tmp_path / "gen.bin"
     code, _, _ = cli("chat", *TINY, "--text", "hi", "--dump-tokens", prompt, "--seed", 0, "--max-new-groups", 2)
     assert code == 0
     code, stdout, stderr = cli("generate", "--prompt-ids", prompt, *TINY, "--greedy", "--stop-ids", "",
-                               "--max-new-groups", 3, "--device", "cpu")
+                               "--max-new-groups", 3, "--device", "cpu", "--dump-tokens", out)
     assert code == 0, stderr
     assert stdout.startswith("generated 3 groups; stop: max_new_groups")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chat.tokens", "gen.bin"]
+    prompt_ids, generated = np.load(prompt), np.load(out)
+    assert generated.dtype == np.int64 and generated.shape == (STREAMS, prompt_ids.shape[1] + 3 * GROUP_SIZE)
 
 
 def test_continue_duration_sets_length(cli, clips, tmp_path):

@@ -77,13 +77,15 @@ def samplers_from_args(args: argparse.Namespace, text_default, audio_default):
 
 
 def dump_tokens(path: str | Path, ids) -> Path:
-    """Write a [9, T] token matrix as int64 .npy (row 0 text, rows 1..8 codes)."""
+    """Write a [9, T] token matrix as int64 .npy (row 0 text, rows 1..8 codes) at exactly
+    ``path`` (through a file handle: ``np.save`` given a name would append ``.npy``)."""
     import numpy as np
 
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     array = ids.detach().cpu().numpy() if hasattr(ids, "detach") else np.asarray(ids)
-    np.save(out, array.astype(np.int64))
+    with open(out, "wb") as fh:
+        np.save(fh, array.astype(np.int64))
     return out
 
 

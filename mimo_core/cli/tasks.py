@@ -27,7 +27,7 @@ from ..constants import GROUP_SIZE
 from ..errors import PromptError
 from ..resolve import Role, fill_specs
 from ..tasks.limits import Limits
-from .common import add_generation_args, add_model_args, resolve_device_dtype, run_reporting_errors
+from .common import add_generation_args, add_model_args, dump_tokens, resolve_device_dtype, run_reporting_errors
 
 _OUT_HELP = "write the output audio here (24 kHz wav; default: %(default)s)"
 
@@ -310,7 +310,7 @@ def run_task(args) -> int:
         if args.speaks and result.audio is not None:
             paths["audio"] = str(outputs.stage(args.out, lambda p: save_audio(p, result.audio)))
         if args.dump_tokens:
-            paths["tokens"] = str(outputs.stage(args.dump_tokens, lambda p: _save_npy(p, result.tokens)))
+            paths["tokens"] = str(outputs.stage(args.dump_tokens, lambda p: dump_tokens(p, result.tokens)))
         if getattr(args, "save_conversation", None) and result.conversation is not None:
             paths["conversation"] = str(outputs.stage(args.save_conversation, result.conversation.save))
         if args.json:
@@ -327,13 +327,6 @@ def run_task(args) -> int:
     for kind, path in paths.items():
         print(f"wrote {kind}: {path}", file=sys.stderr)
     return 0
-
-
-def _save_npy(path: Path, array) -> None:
-    import numpy as np
-
-    with open(path, "wb") as fh:
-        np.save(fh, np.asarray(array, dtype=np.int64))
 
 
 def result_json(result, paths: dict, tiny: bool) -> dict:
