@@ -17,7 +17,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
 import torch
 
@@ -26,8 +25,7 @@ import bench_engine as common  # noqa: E402  (also puts the repo root on sys.pat
 
 from mimo_core.engine import Engine  # noqa: E402
 from mimo_core.engine import batch as fast_path  # noqa: E402
-from mimo_core.lm import load_mimo_lm  # noqa: E402
-from mimo_core.lm.tiny import write_tiny_lm  # noqa: E402
+from mimo_core.lm.tiny import build_tiny_lm  # noqa: E402
 
 
 def main() -> int:
@@ -40,11 +38,9 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    with TemporaryDirectory() as tmp:
-        ckpt = write_tiny_lm(Path(tmp) / args.config, vocab_size=common.VOCAB, seed=0,
-                             row_norms={common.EMPTY: common.EMPTY_ROW_NORM[args.config]},
-                             **common.CONFIGS[args.config])
-        model = load_mimo_lm(ckpt, dtype=torch.float32)
+    # the same bf16-rounded random weights bench_engine writes to disk, built in memory
+    model = build_tiny_lm(common.VOCAB, seed=0, row_norms={common.EMPTY: common.EMPTY_ROW_NORM[args.config]},
+                          **common.CONFIGS[args.config])
     request = common.requests(1, args.groups, args.prompt_groups)[0]
     eager, fast = Engine(model, common.EMPTY, max_batch=1, fast=False), Engine(model, common.EMPTY, max_batch=1)
     fast.generate(request)

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -39,7 +40,8 @@ from mimo_core.engine import Engine, GenerationRequest, SamplerConfig  # noqa: E
 from mimo_core.engine.delay import num_steps  # noqa: E402
 from mimo_core.engine.top_p import top_p_filter, top_p_reference  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
-from mimo_core.lm.tiny import write_tiny_lm  # noqa: E402
+from mimo_core.lm.tiny import tiny_config, write_tiny_lm  # noqa: E402
+from mimo_core.tasks.defaults import TASK_DEFAULTS  # noqa: E402
 
 VOCAB = 151680
 EMPTY = 151667                   # where the release's tokenizer puts <|empty|>
@@ -52,9 +54,9 @@ CONFIGS = {
 # <|empty|> raised in lm_head (as in the fixtures) so that a share of groups is speech
 EMPTY_ROW_NORM = {"tiny": 15.0, "mid": 40.0}
 # the spoken-dialogue defaults of spec section 7 (a task that mixes text and speech groups)
-TEXT = SamplerConfig(temperature=0.6, top_p=0.95)
-AUDIO = SamplerConfig(temperature=0.9, top_p=0.95)
-EMPTY_CODES = (1024, 1024, 128, 128, 128, 128, 128, 128)
+TEXT = SamplerConfig(**asdict(TASK_DEFAULTS["dialogue"].text))
+AUDIO = SamplerConfig(**asdict(TASK_DEFAULTS["dialogue"].audio))
+EMPTY_CODES = tiny_config(VOCAB).speech_empty_ids      # the release's empty ids (both configs)
 
 
 def prompt(groups: int, seed: int) -> torch.Tensor:

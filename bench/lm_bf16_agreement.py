@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,9 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from mimo_core.engine import Engine, GenerationRequest, SamplerConfig  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
+from mimo_core.tasks.defaults import CONTINUE_MIN_NEW_GROUPS  # noqa: E402
 
 GREEDY = SamplerConfig(greedy=True)
-SPEECH_CONTINUATION_MIN_NEW = 8   # the harness's call for that case (manifest note)
+FIXTURES = Path(os.environ.get("MIMO_SHARED_DIR", ROOT.parent / "shared")) / "fixtures"   # as tests/conftest.py
 
 
 def compare(result, golden: dict, empty: int) -> dict:
@@ -51,7 +53,7 @@ def compare(result, golden: dict, empty: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fixtures", type=Path, default=ROOT.parent / "shared" / "fixtures")
+    parser.add_argument("--fixtures", type=Path, default=FIXTURES)
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -68,7 +70,7 @@ def main() -> int:
         rows = []
         for case, task in manifest["lm_tasks"].items():
             golden = load_file(str(args.fixtures / task[precision]["file"]))
-            min_new = SPEECH_CONTINUATION_MIN_NEW if case == "speech_continuation" else 0
+            min_new = CONTINUE_MIN_NEW_GROUPS if case == "speech_continuation" else 0   # the harness call
             req = GenerationRequest(golden["prompt_ids"], GREEDY, GREEDY, frozenset(task["stop_tokens"]),
                                     task["max_new_tokens"], min_new)
             rows.append((case, compare(engine.generate(req), golden, empty)))
