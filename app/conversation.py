@@ -3,7 +3,8 @@
 The history of each browser session lives in that session's ``gr.State`` as a
 :class:`mimo_core.tasks.types.Conversation` value: it comes in as an argument and goes back
 out as a return value, so two sessions can never see each other's turns. The chat view is
-re-drawn from that value (turn audio becomes small WAV files the browser can play).
+drawn from that value (turn audio becomes small WAV files the browser can play): the past
+turns once per call, the new turns appended at its end.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Iterator, Optional
 import gradio as gr
 
 from mimo_core.errors import PromptError
-from mimo_core.tasks.types import ChatRequest, Conversation, DialogueRequest, S2TRequest
+from mimo_core.tasks.types import ChatRequest, Conversation, DialogueRequest, S2TRequest, Turn
 
 from .handler_base import StreamState, user_errors
 from .inputs import audio_file, audio_path_of, options_from, read_audio, read_text, wav_bytes
@@ -27,18 +28,21 @@ def _audio_message(role: str, path: str) -> dict:
     return _message(role, {"path": path, "mime_type": "audio/wav"})
 
 
+def _turn_messages(turn: Turn) -> tuple[list[dict], Optional[str]]:
+    """Chat-view messages of one turn (its text and/or a playable audio) and its audio file."""
+    messages = [_message(turn.role, turn.text)] if turn.text else []
+    path = audio_file(turn.audio)
+    if path is not None:
+        messages.append(_audio_message(turn.role, path))
+    if not messages:
+        messages.append(_message(turn.role, "(empty)"))
+    return messages, path
+
+
 def render_conversation(conversation: Optional[Conversation]) -> list[dict]:
     """Chat-view messages for a conversation: per turn, its text and/or a playable audio."""
-    messages: list[dict] = []
-    for turn in (conversation.turns if conversation is not None else ()):
-        if turn.text:
-            messages.append(_message(turn.role, turn.text))
-        path = audio_file(turn.audio)
-        if path is not None:
-            messages.append(_audio_message(turn.role, path))
-        if not turn.text and path is None:
-            messages.append(_message(turn.role, "(empty)"))
-    return messages
+    return [m for turn in (conversation.turns if conversation is not None else ())
+            for m in _turn_messages(turn)[0]]
 
 
 def _check_conversation(conversation: Any, task: str) -> Optional[Conversation]:
@@ -100,8 +104,16 @@ class ConversationHandlers:
             yield history, None, None, status, before
             return
         after = state.result.conversation
-        full = audio_file(state.result.audio, state.result.sample_rate)
-        yield render_conversation(after), None, full, status, after
+        old = before.turns if before is not None else ()
+        # turns are append-only (after.turns = before.turns + new): only the new ones are drawn
+        assert [(t.role, t.text) for t in after.turns[:len(old)]] == [(t.role, t.text) for t in old]
+        messages, full = list(history), None
+        for turn in after.turns[len(old):]:
+            drawn, path = _turn_messages(turn)
+            messages += drawn
+            if turn.role == "assistant":
+                full = path                         # the reply's audio, already written
+        yield messages, None, full, status, after
 
     # -- UI streams ----------------------------------------------------------------------
     @user_errors

@@ -236,6 +236,26 @@ def test_each_session_keeps_its_own_dialogue(h, wav):
     assert full.endswith(".wav")
 
 
+def test_a_dialogue_turn_writes_only_its_own_audio(h, wav, monkeypatch):
+    import app.conversation as conversation
+    written = []
+
+    def counting(audio, *args):
+        path = real(audio, *args)
+        written.append(path)
+        return path
+
+    real = conversation.audio_file
+    *_, first, _ = list(h.dialogue_stream(session("a"), wav, None, "", None, *SAMPLER))
+    monkeypatch.setattr(conversation, "audio_file", counting)
+    *_, second, _ = list(h.dialogue_stream(session("a"), wav, None, "", first[4], *SAMPLER))
+    chat, _live, full, _status, conv, _ = second
+    # 2 past turns drawn once for the view, then the 2 new ones; the reply's file is reused
+    assert len(written) == 4 and full == written[-1]
+    assert chat[:len(first[0])] == first[0] and len(conv.turns) == 4
+    assert chat[-1]["content"]["path"] == full
+
+
 def test_conversation_from_another_tab_is_refused(h, wav):
     *_, answered, _cleared = list(h.chat_stream(session("a"), "hi", None, *SAMPLER))
     chat_conv = answered[2]
