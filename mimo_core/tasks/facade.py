@@ -144,11 +144,13 @@ class MimoAudio:
         from ..engine import GenerationResult
 
         lm, ids, max_groups = job.lm, job.lm.special_ids, job.gen.max_new_groups
-        tracker = OutputTracker(
-            lm.tokenizer, ids, lm.empty_ids, speaks=job.speaks,
-            speech_open=int(job.prompt[0, -GROUP_SIZE]) in (ids.sostm, ids.empty),
-            decoder=job.codec.streaming_decoder() if (streaming and job.speaks) else None,
-            codec_lock=self.models.codec_lock, want_text=streaming)
+        tracker = None
+        if streaming:                        # run() needs only the final, batch-extracted result
+            tracker = OutputTracker(
+                lm.tokenizer, ids, lm.empty_ids, speaks=job.speaks,
+                speech_open=int(job.prompt[0, -GROUP_SIZE]) in (ids.sostm, ids.empty),
+                decoder=job.codec.streaming_decoder() if job.speaks else None,
+                codec_lock=self.models.codec_lock)
         handle = lm.scheduler.submit(job.gen)
         done = threading.Event()
         if cancel is not None:
@@ -160,10 +162,10 @@ class MimoAudio:
                 if isinstance(item, GenerationResult):
                     final = item
                     break
-                delta, chunk = tracker.push(item.text_id, item.codes)
                 if progress is not None:
                     progress(item.index + 1, max_groups)
-                if streaming:
+                if tracker is not None:
+                    delta, chunk = tracker.push(item.text_id, item.codes)
                     yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=item.index + 1,
                                       max_groups=max_groups)
         finally:
@@ -171,9 +173,9 @@ class MimoAudio:
             if final is None:                   # the consumer left early: free the slot
                 handle.cancel()
         result = self._result(job, final)
-        delta, chunk = tracker.finish(result.text)
-        yield StreamEvent(text_delta=delta if streaming else "", audio_chunk=chunk if streaming else None,
-                          groups_done=result.new_groups, max_groups=max_groups, result=result)
+        delta, chunk = tracker.finish(result.text) if tracker is not None else ("", None)
+        yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=result.new_groups,
+                          max_groups=max_groups, result=result)
 
     def _result(self, job: "_Job", final) -> TaskResult:
         prepared, lm, codec = job.prepared, job.lm, job.codec

@@ -32,11 +32,11 @@ from ..prompts.extraction import REFERENCE_SILENCE_SECONDS, decode_text
 
 class OutputTracker:
     def __init__(self, tokenizer, special_ids, empty_ids, *, speaks: bool, speech_open: bool,
-                 decoder=None, codec_lock=None, want_text: bool = True):
+                 decoder=None, codec_lock=None):
         self.tokenizer, self.ids = tokenizer, special_ids
         self.empty0 = int(empty_ids[0])
         self.speaks, self.live = speaks, speech_open
-        self.decoder, self.codec_lock, self.want_text = decoder, codec_lock, want_text
+        self.decoder, self.codec_lock = decoder, codec_lock
         self.text_ids: list[int] = []
         self.emitted = ""
         self._pending = None                   # (text_id, codes (P, C)) held back one group
@@ -76,7 +76,7 @@ class OutputTracker:
     # ------------------------------------------------------------------ internals
     def _commit(self, text_id: int, codes: torch.Tensor) -> tuple[str, Optional[np.ndarray]]:
         self.text_ids.append(text_id)
-        delta = self._text_delta() if (self.want_text and text_id != self.ids.empty) else ""
+        delta = self._text_delta() if text_id != self.ids.empty else ""
         if not self.speaks:
             return delta, None
         if text_id == self.ids.sostm and not self._sostm_seen:
