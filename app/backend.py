@@ -36,6 +36,7 @@ class GpuCalls:
         self.run = decorate(model.run)
         self._stream = decorate(self._stream_events)
         self.load, self.unload, self.status = model.load, model.unload, model.status
+        self.limits = getattr(model, "limits", None)
 
     def _stream_events(self, request: Any, cancel: Optional[threading.Event] = None) -> Iterator[Any]:
         yield from self.model.stream(request, cancel=cancel)

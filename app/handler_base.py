@@ -116,7 +116,8 @@ class HandlerBase:
     def __init__(self, backend: Any, *, limits: Optional[Limits] = None,
                  banner: Optional[str] = None, stream_audio: bool = True):
         self.backend = backend
-        self.limits = limits or Limits()
+        # the backend's own limits when it has them, so the UI refuses what the model would
+        self.limits = limits or getattr(backend, "limits", None) or Limits()
         self.banner = banner                  # shown on top of the UI (the tiny-model warning)
         self.stream_audio = stream_audio      # False when ffmpeg is missing: no live player
         self._cancels: dict[tuple[str, str], threading.Event] = {}

@@ -83,6 +83,13 @@ def test_empty_and_over_long_text(fake, wav):
     assert "the question is empty" == error_of(h.understand_api, None, wav, " ", False, *SAMPLER)
 
 
+def test_the_backends_own_limits_apply(fake):
+    fake.limits = Limits(max_text_chars=4)
+    assert error_of(Handlers(fake, presets={}).tts_api, None, "hello", "plain", "", None,
+                    *SAMPLER) == "the text has 5 characters; the limit is 4"
+    assert Handlers(fake, presets={}, limits=Limits()).limits == Limits()    # explicit wins
+
+
 def test_over_long_audio(fake, wav):
     h = Handlers(fake, presets={}, limits=Limits(max_audio_seconds=0.5))
     msg = error_of(h.asr_api, None, wav, "English", *SAMPLER)
