@@ -14,7 +14,6 @@ values follow in the order the UI lists them, the advanced sampler settings last
 
 from __future__ import annotations
 
-import html
 from typing import Any, Iterator, Optional
 
 import gradio as gr
@@ -142,12 +141,13 @@ class Handlers(ConversationHandlers, HandlerBase):
         return self._run(self.understand_request(*values)).text
 
     # -- few-shot presets ---------------------------------------------------------------
+    @user_errors
     def preset_values(self, key: Any) -> list:
         """Widget values for a preset: instruction, advice, shown rows, MAX_EXAMPLE_ROWS x (in,
         out, transcript), query audio."""
         preset = self.presets.get(key)
         if preset is None:
-            raise gr.Error(html.escape(f"unknown preset {key!r}", quote=False), print_exception=False)
+            raise PromptError(f"unknown preset {key!r}")
         cells: list = []
         for i in range(MAX_EXAMPLE_ROWS):
             cells.extend(preset.examples[i] if i < len(preset.examples) else (None, None, ""))
