@@ -12,7 +12,7 @@ import gradio as gr
 from mimo_core.prompts.templates import DEFAULT_DIALOGUE_SYSTEM_PROMPT
 
 from ..presets import asset
-from .widgets import audio_input, examples, run_stop, sampler_panel, wire_task
+from .widgets import MODEL_QUEUE, audio_input, examples, run_stop, sampler_panel, wire_task
 
 
 def _chat_view(elem_id: str) -> gr.Chatbot:
@@ -108,5 +108,5 @@ def model_tab(h: Any) -> None:
     refresh.click(h.model_status, None, status, api_name="model_status", queue=False)
     for (action, role), button in buttons.items():
         button.click(h.model_action(action, role), None, status, api_name=f"{action}_{role}",
-                     concurrency_id="model")
+                     concurrency_id=MODEL_QUEUE)
     return status
