@@ -1,10 +1,11 @@
 """The task layer: typed requests -> prompts -> generation -> text / audio / tokens.
 
 :class:`MimoAudio` is the facade; the request and result types live in :mod:`.types`.
+The facade (and with it torch) is imported on first use of ``MimoAudio``, so the light
+parts (types, defaults, limits) cost no torch import, e.g. when building the CLI parser.
 """
 
 from .defaults import TASK_DEFAULTS, groups_for_seconds
-from .facade import MimoAudio
 from .limits import Limits
 from .types import (ASRRequest, AudioInput, ChatRequest, ContinueRequest, Conversation,
                     DialogueRequest, FewShotExample, GenerationOptions, S2SRequest, S2TRequest,
@@ -16,3 +17,10 @@ __all__ = [
     "StreamEvent", "TASK_DEFAULTS", "TTSRequest", "TaskRequest", "TaskResult", "Turn",
     "UnderstandRequest", "groups_for_seconds",
 ]
+
+
+def __getattr__(name: str):
+    if name == "MimoAudio":
+        from .facade import MimoAudio
+        return MimoAudio
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
