@@ -34,10 +34,6 @@ def pooled_length(length: int, pool: int) -> int:
     return -(-length // pool)
 
 
-def code_frames(mel_length: int, cfg: TokenizerConfig) -> int:
-    return pooled_length(conv_out_length(mel_length, cfg), cfg.avg_pooler)
-
-
 def pad_batch(seqs: list[torch.Tensor], extra: int = 0) -> torch.Tensor:
     """[L_i, D] sequences -> [B, D, L_max + extra] (a transposed view of a time-major buffer,
     the memory layout the reference hands to its convolutions), zero beyond each length."""

@@ -18,7 +18,7 @@ from ..checkpoints import resolve_device
 from ..errors import AudioInputError, DeviceError
 from .config import TokenizerConfig
 from .decoder import AudioDecoder
-from .encoder import AudioEncoder, code_frames
+from .encoder import AudioEncoder
 from .loading import load_config, read_state_dict, resolve_checkpoint_dir, weights_path
 from .mel import log_mel
 
@@ -78,10 +78,6 @@ class AudioTokenizer:
     def num_quantizers(self) -> int:
         return self.config.num_quantizers
 
-    @property
-    def samples_per_frame(self) -> int:
-        return self.config.samples_per_frame
-
     # ---- encoding -----------------------------------------------------------------
     def mel(self, wav) -> torch.Tensor:
         """1-D 24 kHz waveform -> log-mel [T_mel, n_mels] float32 on the model's device."""
@@ -97,7 +93,7 @@ class AudioTokenizer:
                 segs.append(piece)
                 tails.append(size < max(sizes))
                 owner.append(clip)
-        feats, lengths = [], []
+        feats, counts = [], [0] * len(mels)
         start = 0
         while start < len(segs):                      # bounded memory: groups of <= 256k mel frames
             stop, total = start, 0
@@ -106,12 +102,11 @@ class AudioTokenizer:
                 stop += 1
             hidden, lens = self.model.encoder(segs[start:stop], tails[start:stop], self.attn_backend)
             feats.extend(torch.split(hidden, lens))
-            lengths.extend(lens)
+            for clip, n in zip(owner[start:stop], lens):
+                counts[clip] += n
             start = stop
         per_clip = [[f for f, o in zip(feats, owner) if o == clip] for clip in range(len(mels))]
-        return [torch.cat(parts, 0) for parts in per_clip], [sum(code_frames(s.shape[0], self.config)
-                                                                  for s, o in zip(segs, owner) if o == c)
-                                                              for c in range(len(mels))]
+        return [torch.cat(parts, 0) for parts in per_clip], counts
 
     @torch.inference_mode()
     def encode_mels(self, mels: list[torch.Tensor], num_quantizers: int | None = None) -> list[torch.Tensor]:
