@@ -74,16 +74,3 @@ class ResidualVectorQuantizer(nn.Module):
         for index, row in enumerate(codes):
             total = total + self.codebook(index).lookup(row)
         return total
-
-    @torch.no_grad()
-    def margins(self, x: torch.Tensor, num_quantizers: int | None = None) -> torch.Tensor:
-        """Best minus second-best score per stage and frame [C, N]: how near each decision was a tie."""
-        residual = x.float()
-        out = []
-        for index in range(num_quantizers or len(self.sizes)):
-            book = self.codebook(index)
-            scores = book.scores(residual)
-            top = scores.topk(2, dim=-1).values
-            out.append(top[:, 0] - top[:, 1])
-            residual = residual - book.lookup(scores.max(dim=-1).indices)
-        return torch.stack(out)
