@@ -72,10 +72,6 @@ class TokenizerConfig:
         """Waveform samples per codec frame (960 for the release)."""
         return self.hop_length * self.stride_size * self.avg_pooler
 
-    @property
-    def mel_frames_per_code(self) -> int:
-        return self.stride_size * self.avg_pooler
-
     def codebook_sizes(self) -> list[int]:
         """One size per quantizer (a short list repeats its last entry, as the reference)."""
         sizes = list(self.codebook_size) if isinstance(self.codebook_size, (list, tuple)) else [self.codebook_size]

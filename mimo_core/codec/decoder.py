@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import TokenizerConfig
-from .encoder import pack, pad_batch
+from .encoder import pad_batch
 from .layers import build_stack
 from .rotary import inverse_frequencies, packed_positions, rotary_tables
 from .vocoder import Vocoder
@@ -77,4 +77,4 @@ class AudioDecoder(nn.Module):
         return self.vocoder(mel, mel_lengths, backend)
 
 
-__all__ = ["AudioDecoder", "CausalConvTranspose1d", "pack"]
+__all__ = ["AudioDecoder", "CausalConvTranspose1d"]

@@ -51,7 +51,3 @@ def log_mel(wav: torch.Tensor, cfg: TokenizerConfig) -> torch.Tensor:
     bank = mel_filterbank(cfg.sampling_rate, cfg.nfft, cfg.n_mels, float(cfg.fmin), f_max).to(wav.device)
     mel = torch.matmul(spec.transpose(-1, -2), bank).transpose(-1, -2)                  # [1, M, T]
     return torch.log(torch.clamp(mel, min=LOG_FLOOR))[0].transpose(0, 1)                # [T, M]
-
-
-def mel_frames(num_samples: int, cfg: TokenizerConfig) -> int:
-    return num_samples // cfg.hop_length + 1

@@ -51,7 +51,6 @@ class StreamingDecoder:
             self.holdback_samples = int(round(holdback_frames * self.frame_samples))
         self.channels: int | None = None
         self._reset_chunk()
-        self.decode_calls = 0
 
     @property
     def holdback_frames(self) -> float:
@@ -65,7 +64,6 @@ class StreamingDecoder:
         self._emitted = 0                             # samples of the current chunk already returned
 
     def _decode_buffer(self) -> np.ndarray:
-        self.decode_calls += 1
         return self.tokenizer.decode_chunks([self._buffer])[0].numpy()
 
     def _emit_until(self, final: int) -> np.ndarray:
