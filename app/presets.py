@@ -36,10 +36,7 @@ class Preset:
 
 def load_presets(assets_dir: Optional[Path] = None) -> dict[str, Preset]:
     """Every core preset that has example clips here, keyed by preset name, in core order."""
-    try:
-        from mimo_core.prompts.presets import PRESETS
-    except ImportError:               # pragma: no cover - an incomplete checkout
-        return {}
+    from mimo_core.prompts.presets import PRESETS     # here: importing this module stays light
     root = Path(assets_dir) if assets_dir is not None else ASSETS_DIR
     out: dict[str, Preset] = {}
     for name, core in PRESETS.items():

@@ -10,12 +10,9 @@ from typing import Any, Callable, Optional, Sequence
 
 import gradio as gr
 
-from ..inputs import SAMPLER_FIELDS
+from mimo_core.tasks.defaults import TASK_DEFAULTS     # task sampler defaults, to label the fields
 
-try:                                       # task sampler defaults, to label the fields
-    from mimo_core.tasks.defaults import TASK_DEFAULTS
-except ImportError:                        # pragma: no cover
-    TASK_DEFAULTS = {}
+from ..inputs import SAMPLER_FIELDS
 
 MODEL_QUEUE = "model"                      # concurrency group of every event that runs the model
 # default "maximum length" per task, in seconds of output (text tasks: 6.25 tokens a second)
@@ -29,9 +26,7 @@ def audio_input(label: str, **kwargs: Any) -> gr.Audio:
 
 
 def _default_hint(task: str, side: str, field: str) -> str:
-    d = TASK_DEFAULTS.get(task)
-    if d is None:
-        return "empty = task default"
+    d = TASK_DEFAULTS[task]
     sampling = d.text if side == "text" else d.audio
     if sampling.greedy:
         return "task default: greedy"
