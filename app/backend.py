@@ -30,9 +30,9 @@ def spaces_gpu() -> Optional[Callable]:
 class GpuCalls:
     """The facade's API with ``run`` and ``stream`` each wrapped in ``spaces.GPU``."""
 
-    def __init__(self, model: Any, gpu: Callable, duration_s: int = GPU_SECONDS):
+    def __init__(self, model: Any, gpu: Callable):
         self.model = model
-        decorate = gpu(duration=duration_s)
+        decorate = gpu(duration=GPU_SECONDS)
         self.run = decorate(model.run)
         self._stream = decorate(self._stream_events)
         self.load, self.unload, self.status = model.load, model.unload, model.status

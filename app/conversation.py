@@ -142,18 +142,18 @@ class ConversationHandlers:
     # -- API calls (one turn, final result; the session keeps the conversation) ----------
     @user_errors
     def dialogue_api(self, request: gr.Request, *values: Any) -> tuple:
-        result = self._run(self.dialogue_request(*values))
+        result = self.backend.run(self.dialogue_request(*values))
         path, text = self._audio_out(result)
         return path, text, result.conversation
 
     @user_errors
     def s2t_api(self, request: gr.Request, *values: Any) -> tuple:
-        result = self._run(self.s2t_request(*values))
+        result = self.backend.run(self.s2t_request(*values))
         return result.text, result.conversation
 
     @user_errors
     def chat_api(self, request: gr.Request, *values: Any) -> tuple:
-        result = self._run(self.chat_request(*values))
+        result = self.backend.run(self.chat_request(*values))
         return result.text, result.conversation
 
     @staticmethod

@@ -182,9 +182,6 @@ class HandlerBase:
             yield state.text, state.progress()
         yield state.text, state.summary()
 
-    def _run(self, req: Any) -> TaskResult:
-        return self.backend.run(req)
-
     @staticmethod
     def _audio_out(result: TaskResult) -> tuple[Optional[str], str]:
         return audio_file(result.audio, result.sample_rate), result.text

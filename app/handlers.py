@@ -106,7 +106,7 @@ class Handlers(ConversationHandlers, HandlerBase):
 
     @user_errors
     def continue_api(self, request: gr.Request, *values: Any) -> tuple:
-        return self._audio_out(self._run(self.continue_request(*values)))
+        return self._audio_out(self.backend.run(self.continue_request(*values)))
 
     @user_errors
     def s2s_stream(self, request: gr.Request, *values: Any) -> Iterator[tuple]:
@@ -114,7 +114,7 @@ class Handlers(ConversationHandlers, HandlerBase):
 
     @user_errors
     def s2s_api(self, request: gr.Request, *values: Any) -> tuple:
-        return self._audio_out(self._run(self.s2s_request(*values)))
+        return self._audio_out(self.backend.run(self.s2s_request(*values)))
 
     @user_errors
     def tts_stream(self, request: gr.Request, *values: Any) -> Iterator[tuple]:
@@ -122,7 +122,7 @@ class Handlers(ConversationHandlers, HandlerBase):
 
     @user_errors
     def tts_api(self, request: gr.Request, *values: Any) -> tuple:
-        return self._audio_out(self._run(self.tts_request(*values)))
+        return self._audio_out(self.backend.run(self.tts_request(*values)))
 
     @user_errors
     def asr_stream(self, request: gr.Request, *values: Any) -> Iterator[tuple]:
@@ -130,7 +130,7 @@ class Handlers(ConversationHandlers, HandlerBase):
 
     @user_errors
     def asr_api(self, request: gr.Request, *values: Any) -> str:
-        return self._run(self.asr_request(*values)).text
+        return self.backend.run(self.asr_request(*values)).text
 
     @user_errors
     def understand_stream(self, request: gr.Request, *values: Any) -> Iterator[tuple]:
@@ -138,7 +138,7 @@ class Handlers(ConversationHandlers, HandlerBase):
 
     @user_errors
     def understand_api(self, request: gr.Request, *values: Any) -> str:
-        return self._run(self.understand_request(*values)).text
+        return self.backend.run(self.understand_request(*values)).text
 
     # -- few-shot presets ---------------------------------------------------------------
     @user_errors

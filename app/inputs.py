@@ -65,7 +65,7 @@ def read_audio(value: Any, what: str, limits: Limits, *, required: bool = True
 def read_text(value: Any, what: str, limits: Limits, *, required: bool = True) -> str:
     """Strip and check one text widget value (empty / over-long -> readable error)."""
     text = "" if value is None else str(value)
-    return check_text(text.strip(), what, limits, required=required).strip()
+    return check_text(text.strip(), what, limits, required=required)
 
 
 def _number(value: Any, what: str) -> Optional[float]:

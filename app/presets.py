@@ -34,24 +34,23 @@ class Preset:
     query: str                        # an input to try it on
 
 
-def load_presets(assets_dir: Optional[Path] = None) -> dict[str, Preset]:
+def load_presets() -> dict[str, Preset]:
     """Every core preset that has example clips here, keyed by preset name, in core order."""
     from mimo_core.prompts.presets import PRESETS     # here: importing this module stays light
-    root = Path(assets_dir) if assets_dir is not None else ASSETS_DIR
     out: dict[str, Preset] = {}
     for name, core in PRESETS.items():
         if name not in _CLIPS:
             continue
         prefix, texts = _CLIPS[name]
-        examples = tuple((str(root / f"{prefix}_in_{n}.flac"), str(root / f"{prefix}_out_{n}.flac"),
-                          texts[n]) for n in sorted(texts))
-        query = str(root / f"{prefix}_in_3.flac")
+        examples = tuple((str(ASSETS_DIR / f"{prefix}_in_{n}.flac"),
+                          str(ASSETS_DIR / f"{prefix}_out_{n}.flac"), texts[n]) for n in sorted(texts))
+        query = str(ASSETS_DIR / f"{prefix}_in_3.flac")
         if all(Path(p).is_file() for ex in examples for p in ex[:2]) and Path(query).is_file():
             out[name] = Preset(name, core.title, core.instruction, core.guidance, examples, query)
     return out
 
 
-def asset(name: str, assets_dir: Optional[Path] = None) -> Optional[str]:
+def asset(name: str) -> Optional[str]:
     """Path of one example clip, or None when it is not there."""
-    path = (Path(assets_dir) if assets_dir is not None else ASSETS_DIR) / name
+    path = ASSETS_DIR / name
     return str(path) if path.is_file() else None

@@ -41,10 +41,10 @@ def banner_html(text: str) -> str:
     return f'<div id="tiny-banner" role="alert">{html.escape(text).replace(chr(10), "<br>")}</div>'
 
 
-def build_app(handlers: Any, *, title: str = TITLE) -> gr.Blocks:
+def build_app(handlers: Any) -> gr.Blocks:
     """Lay out every tab and wire it to ``handlers``; returns the (unlaunched) Blocks."""
-    with gr.Blocks(title=title) as demo:
-        gr.Markdown(f"# {title}\nXiaomi MiMo-Audio: speech continuation, few-shot speech-to-speech, "
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\nXiaomi MiMo-Audio: speech continuation, few-shot speech-to-speech, "
                     "TTS, ASR, audio understanding and dialogue.")
         if getattr(handlers, "banner", None):
             gr.HTML(banner_html(handlers.banner))

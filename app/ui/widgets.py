@@ -131,6 +131,6 @@ def api_audio_text() -> tuple[gr.Audio, gr.Textbox]:
     return gr.Audio(visible=False, type="filepath", label="audio"), gr.Textbox(visible=False, label="text")
 
 
-def examples(rows: list[list[Any]], inputs: Sequence[Any], label: str = "Examples") -> None:
+def examples(rows: list[list[Any]], inputs: Sequence[Any]) -> None:
     """Clickable example rows (audio from assets/); never run ahead of time."""
-    gr.Examples(examples=rows, inputs=list(inputs), label=label, cache_examples=False)
+    gr.Examples(examples=rows, inputs=list(inputs), label="Examples", cache_examples=False)
