@@ -192,7 +192,7 @@ def resolve_spec(spec: str | os.PathLike | None, role: Role | str) -> Path:
     if path.exists():
         raise ModelLoadError(f"{role.value} model path {spec} is a file; pass its directory")
     text = str(spec)
-    if _looks_like_repo_id(text) and not text.startswith("/"):
+    if _looks_like_repo_id(text):             # (an absolute path never looks like one)
         return download_repo(text)
     raise ModelLoadError(f"{role.value} model directory not found: {spec}")
 

@@ -31,7 +31,7 @@ from .defaults import TASK_DEFAULTS, Sampling, resolve_options
 from .inputs import CodeEncoder
 from .limits import Limits, check_context
 from .models import LoadedLM, ModelManager
-from .planning import Prepared, prepare, task_of
+from .planning import DIALOGUE_TASKS, Prepared, prepare, task_of
 from .streaming import OutputTracker
 from .types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest,
                     FewShotExample, GenerationOptions, S2SRequest, S2TRequest, StreamEvent,
@@ -137,7 +137,7 @@ class MimoAudio:
             max_new_groups=opts.max_new_groups, min_new_groups=opts.min_new_groups, seed=opts.seed)
         lm.engine.validate(gen)
         codec = self.models.audio_tokenizer() if defaults.speaks else None
-        return _Job(prepared, lm, prompt, gen, defaults.speaks, codec)
+        return _Job(prepared, lm, prompt, gen, codec)
 
     def _iterate(self, job: "_Job", cancel: Optional[threading.Event], streaming: bool,
                  progress) -> Iterator[StreamEvent]:
@@ -189,7 +189,7 @@ class MimoAudio:
                     audio = codec.decode(out.codes).detach().to("cpu", torch.float32).numpy()
         tokens = final.generated_ids.to("cpu", torch.long).numpy()
         conversation = None
-        if prepared.task in ("dialogue", "s2t", "chat"):
+        if prepared.task in DIALOGUE_TASKS:
             before = prepared.conversation or Conversation(task=prepared.task)
             conversation = Conversation(
                 task=prepared.task,
@@ -245,8 +245,11 @@ class _Job:
     lm: LoadedLM
     prompt: torch.Tensor                  # (K, T)
     gen: object                           # engine GenerationRequest
-    speaks: bool
-    codec: object
+    codec: object                         # the audio tokenizer when the task speaks, else None
+
+    @property
+    def speaks(self) -> bool:
+        return self.codec is not None
 
 
 def _watch_cancel(cancel: threading.Event, done: threading.Event, handle) -> None:

@@ -12,7 +12,7 @@ multi-turn prompt (audio of past turns re-encoded); none starts a new conversati
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -41,7 +41,6 @@ class Prepared:
     conversation: Optional[Conversation] = None        # the conversation this turn continues
     user_turn: Optional[Turn] = None                   # dialogue tasks: this turn, for display
     system_prompt: Optional[str] = None                # dialogue: the system prompt in effect
-    audio: dict = field(default_factory=dict)          # name -> waveform, for inspection
 
     def build(self, builder: PromptBuilder, encode: Encode) -> torch.Tensor:
         return self.build_fn(builder, encode)
@@ -94,7 +93,7 @@ def _prepare_continue(r: ContinueRequest, limits: Limits) -> Prepared:
     seconds = check_duration(r.duration_s, limits)
     wav = load_input_audio(r.audio, "prompt audio", limits)
     return Prepared("continue", lambda b, enc: b.speech_continuation(enc(wav)),
-                    requested_groups=groups_for_seconds(seconds), audio={"audio": wav})
+                    requested_groups=groups_for_seconds(seconds))
 
 
 def _check_examples(examples, limits: Limits) -> list[tuple[np.ndarray, str, np.ndarray]]:
@@ -122,7 +121,7 @@ def _prepare_s2s(r: S2SRequest, limits: Limits) -> Prepared:
     def build(b: PromptBuilder, enc: Encode) -> torch.Tensor:
         pairs = [FewShotPair(enc(i), t, enc(o)) for i, t, o in examples]
         return b.few_shot_s2s(instruction, pairs, enc(wav))
-    return Prepared("s2s", build, audio={"audio": wav})
+    return Prepared("s2s", build)
 
 
 def _prepare_tts(r: TTSRequest, limits: Limits) -> Prepared:
@@ -135,22 +134,20 @@ def _prepare_tts(r: TTSRequest, limits: Limits) -> Prepared:
     def build(b: PromptBuilder, enc: Encode) -> torch.Tensor:
         return b.tts(text, template=r.template, instruct=instruct,
                      voice_codes=enc(voice) if voice is not None else None, natural=r.natural)
-    return Prepared("tts", build, audio={"voice_prompt": voice})
+    return Prepared("tts", build)
 
 
 def _prepare_asr(r: ASRRequest, limits: Limits) -> Prepared:
     if r.template is not None:
         check_text(r.template, "ASR template", limits)
     wav = load_input_audio(r.audio, "audio", limits)
-    return Prepared("asr", lambda b, enc: b.asr(enc(wav), template=r.template, language=r.language),
-                    audio={"audio": wav})
+    return Prepared("asr", lambda b, enc: b.asr(enc(wav), template=r.template, language=r.language))
 
 
 def _prepare_understand(r: UnderstandRequest, limits: Limits) -> Prepared:
     question = check_text(r.question, "question", limits)
     wav = load_input_audio(r.audio, "audio", limits)
-    return Prepared("understand", lambda b, enc: b.audio_understanding(enc(wav), question, thinking=r.thinking),
-                    audio={"audio": wav})
+    return Prepared("understand", lambda b, enc: b.audio_understanding(enc(wav), question, thinking=r.thinking))
 
 
 def _prepare_dialogue(r, task: str, limits: Limits) -> Prepared:
@@ -188,8 +185,7 @@ def _prepare_dialogue(r, task: str, limits: Limits) -> Prepared:
                                      voice_codes=enc(voice) if voice is not None else None)
         return b.s2t_dialogue(turns) if task == "s2t" else b.text_dialogue(turns)
 
-    return Prepared(task, build, conversation=conv, user_turn=user_turn, system_prompt=system_prompt,
-                    audio={"audio": wav, "voice_prompt": voice})
+    return Prepared(task, build, conversation=conv, user_turn=user_turn, system_prompt=system_prompt)
 
 
 _PREPARERS = {
