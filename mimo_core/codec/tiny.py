@@ -54,8 +54,6 @@ def _randomise(model: nn.Module, gen: torch.Generator) -> None:
             fan_in = param[0].numel() if param.dim() > 1 else param.numel()
             std = min(WEIGHT_STD, 1.0 / math.sqrt(fan_in))
             param.data = std * torch.randn(param.shape, generator=gen)
-    window = model.decoder.vocoder.head.istft.window
-    window.data = torch.hann_window(window.shape[0]).to(STORAGE_DTYPE).float()
 
 
 def _round_to_storage(model: nn.Module) -> None:
