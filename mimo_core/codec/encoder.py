@@ -105,7 +105,7 @@ class AudioEncoder(nn.Module):
         for index, layer in enumerate(self.layers):
             h = layer(h, lengths, cos, sin, backend)
             if self.cfg.encoder_skip_layer_id is not None and index == self.cfg.encoder_skip_layer_id - 1:
-                skip = h.clone()
+                skip = h                                   # layers never modify h in place
         if skip is not None:
             h = h + skip
         h = self.layer_norm(h)
