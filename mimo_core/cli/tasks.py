@@ -229,11 +229,7 @@ class _Outputs:
 
     def stage(self, target: str | Path, write: Callable[[Path], None]) -> Path:
         target = Path(target)
-        if target.exists() and target.is_dir():
-            raise PromptError(f"output path {target} is a directory")
-        parent = target.parent if str(target.parent) else Path(".")
-        if not parent.is_dir():
-            raise PromptError(f"output folder {parent} does not exist")
+        parent = _check_target(target, "output path")
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=parent)
         os.close(fd)
         self._staged.append((Path(tmp), target))
@@ -273,18 +269,22 @@ def _progress_bar():
     return update, close
 
 
+def _check_target(target: Path, name: str) -> Path:
+    """Refuse an output path that is a directory or lies in a missing folder; return its folder."""
+    if target.is_dir():
+        raise PromptError(f"{name} {target} is a directory")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise PromptError(f"{name}: folder {parent} does not exist")
+    return parent
+
+
 def _check_output_targets(args) -> None:
     """Refuse unusable output paths before any work."""
     for attr in ("out", "json", "save_conversation", "dump_tokens"):
         value = getattr(args, attr, None) if (attr != "out" or args.speaks) else None
-        if not value:
-            continue
-        target = Path(value)
-        if target.is_dir():
-            raise PromptError(f"--{attr.replace('_', '-')} {target} is a directory")
-        parent = target.parent if str(target.parent) else Path(".")
-        if not parent.is_dir():
-            raise PromptError(f"--{attr.replace('_', '-')}: folder {parent} does not exist")
+        if value:
+            _check_target(Path(value), f"--{attr.replace('_', '-')}")
 
 
 def run_task(args) -> int:
