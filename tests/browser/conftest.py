@@ -27,12 +27,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def tiny_model():
-    """The real facade over the tiny random checkpoints (built once into a cache dir)."""
-    import torch
+def tiny_model(tiny):
+    """The real facade over the session's tiny random checkpoints (the root ``tiny`` fixture:
+    built once, MIMO_TINY_DIR pointing at them)."""
     from mimo_core.tasks import MimoAudio
 
-    torch.set_num_threads(2)
     model = MimoAudio.from_specs("tiny", device="cpu", dtype="float32")
     model.load("instruct")
     model.load("tokenizer")
@@ -46,15 +45,16 @@ def app_url(tiny_model, tmp_path_factory):
     from app.launch import TINY_BANNER, launch, make_handlers
     from app.ui import build_app
 
-    os.environ["MIMO_APP_TMP"] = str(tmp_path_factory.mktemp("app_out"))
-    handlers = make_handlers(tiny_model, TINY_BANNER.format(reason="(tests) "))
-    demo = build_app(handlers)
-    port = _free_port()
-    args = argparse.Namespace(concurrency=4, max_queue=32, share=False, server_name="127.0.0.1",
-                              port=port, root_path=None)
-    launch(demo, args, block=False)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with pytest.MonkeyPatch.context() as mp:         # restored when the session ends
+        mp.setenv("MIMO_APP_TMP", str(tmp_path_factory.mktemp("app_out")))
+        handlers = make_handlers(tiny_model, TINY_BANNER.format(reason="(tests) "))
+        demo = build_app(handlers)
+        port = _free_port()
+        args = argparse.Namespace(concurrency=4, max_queue=32, share=False,
+                                  server_name="127.0.0.1", port=port, root_path=None)
+        launch(demo, args, block=False)
+        yield f"http://127.0.0.1:{port}/"
+        demo.close()
 
 
 @pytest.fixture(scope="session")
