@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mimo_core.codec import load_audio_tokenizer
-from mimo_core.codec.attention import flash_available, packed_attention, resolve_backend
+from mimo_core.codec.attention import flash_available, packed_attention, resolve_backend, window_mask
 from mimo_core.codec.model import DECODE_CHUNK_FRAMES, ENCODE_SEGMENT_MEL_FRAMES, split_segments
 from mimo_core.codec.tiny import write_tiny_audio_tokenizer
 from mimo_core.errors import DeviceError
@@ -43,6 +43,18 @@ def test_cpu_backends_match_dense_reference(causal, window, backend, monkeypatch
     q, k, v = (torch.randn(sum(lengths), 4, 16, generator=gen) for _ in range(3))
     got = packed_attention(q, k, v, lengths, causal=causal, window=window, backend=backend)
     torch.testing.assert_close(got, naive_attention(q, k, v, lengths, causal, window), atol=2e-6, rtol=0)
+
+
+def test_window_masks_follow_the_absolute_rule():
+    """Masks are cached by relative geometry: every block still gets the rule on absolute positions."""
+    for q_start, q_len, k_start, k_len, left, right in [(0, 4, 0, 6, 2, 1), (8, 4, 5, 9, 3, 1), (8, 4, 5, 9, 30, 30),
+                                                        (16, 16, 0, 40, -1, 0), (3, 5, 0, 8, 2, -1), (4, 2, 4, 2, 0, 0)]:
+        qi = torch.arange(q_start, q_start + q_len)[:, None]
+        kj = torch.arange(k_start, k_start + k_len)[None, :]
+        rule = ((kj >= qi - left) | (left < 0)) & ((kj <= qi + right) | (right < 0))
+        mask = window_mask(q_start, q_start + q_len, k_start, k_start + k_len, left, right, torch.device("cpu"))
+        assert (mask is None) == bool(rule.all())
+        assert mask is None or torch.equal(mask, rule)
 
 
 def test_sequences_do_not_see_each_other():

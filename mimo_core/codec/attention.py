@@ -60,15 +60,29 @@ def resolve_backend(backend: str, device: torch.device, dtype: torch.dtype) -> s
 
 def window_mask(q_start: int, q_end: int, k_start: int, k_end: int, left: int, right: int,
                 device: torch.device) -> torch.Tensor | None:
-    """Boolean [Lq, Lk] mask (True = attend) for positions inside one sequence, None if all allowed."""
-    qi = torch.arange(q_start, q_end, device=device)[:, None]
-    kj = torch.arange(k_start, k_end, device=device)[None, :]
-    allowed = torch.ones(q_end - q_start, k_end - k_start, dtype=torch.bool, device=device)
+    """Boolean [Lq, Lk] mask (True = attend) for positions inside one sequence, None if all allowed.
+    The mask depends only on the block sizes and the query-key offset, so it is built once per
+    geometry and device (shared, never modified)."""
+    return _relative_mask(q_end - q_start, k_end - k_start, q_start - k_start, left, right, torch.device(device))
+
+
+@lru_cache(maxsize=64)
+def _relative_mask(q_len: int, k_len: int, offset: int, left: int, right: int,
+                   device: torch.device) -> torch.Tensor | None:
+    """Query i (at offset + i, counted from the first key) sees key j iff
+    offset + i - left <= j <= offset + i + right; None when every pair qualifies."""
+    left_all = left < 0 or offset + q_len - 1 - left <= 0            # worst case: last query, first key
+    right_all = right < 0 or k_len - 1 <= offset + right              # worst case: first query, last key
+    if q_len == 0 or k_len == 0 or (left_all and right_all):
+        return None
+    qi = torch.arange(offset, offset + q_len, device=device)[:, None]
+    kj = torch.arange(0, k_len, device=device)[None, :]
+    allowed = torch.ones(q_len, k_len, dtype=torch.bool, device=device)
     if left >= 0:
         allowed &= kj >= qi - left
     if right >= 0:
         allowed &= kj <= qi + right
-    return None if bool(allowed.all()) else allowed
+    return allowed
 
 
 def attend_math(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
