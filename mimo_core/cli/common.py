@@ -1,7 +1,7 @@
 """Arguments shared by every command that runs the LM, and small helpers for them.
 
 Task commands call :func:`add_model_args` and :func:`add_generation_args` on their parser;
-:func:`samplers_from_args` applies the sampling flags over a task's default samplers;
+:func:`options_from_args` turns the generation flags into ``GenerationOptions``;
 :func:`dump_tokens` writes the ``--dump-tokens`` matrix; :func:`run_reporting_errors` turns a
 :class:`~mimo_core.errors.MimoError` into one line on stderr and exit status 1.
 """
@@ -9,7 +9,6 @@ Task commands call :func:`add_model_args` and :func:`add_generation_args` on the
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -52,28 +51,14 @@ def resolve_device_dtype(device: str, dtype: str) -> tuple[str, str]:
     return device, dtype
 
 
-def samplers_from_args(args: argparse.Namespace, text_default, audio_default):
-    """Task default SamplerConfigs overridden by the flags that were given; --greedy wins."""
-    from ..engine import SamplerConfig
+def options_from_args(args: argparse.Namespace):
+    """The :class:`~mimo_core.tasks.GenerationOptions` the generation flags ask for."""
+    from ..tasks import GenerationOptions
 
-    def pick(stream: str, default: SamplerConfig) -> SamplerConfig:
-        if getattr(args, "greedy", False):
-            return SamplerConfig(greedy=True)
-        changes = {}
-        temperature = getattr(args, f"{stream}_temperature", None)
-        top_k = getattr(args, f"{stream}_top_k", None)
-        top_p = getattr(args, f"{stream}_top_p", None)
-        if temperature is not None:
-            changes["temperature"] = temperature
-        if top_k is not None:
-            changes["top_k"] = top_k or None
-        if top_p is not None:
-            changes["top_p"] = top_p
-        if changes and default.greedy:
-            changes["greedy"] = False   # asking for a temperature etc. means sampling
-        return dataclasses.replace(default, **changes)
-
-    return pick("text", text_default), pick("audio", audio_default)
+    return GenerationOptions(
+        greedy=args.greedy, seed=args.seed, max_new_groups=args.max_new_groups,
+        text_temperature=args.text_temperature, text_top_k=args.text_top_k, text_top_p=args.text_top_p,
+        audio_temperature=args.audio_temperature, audio_top_k=args.audio_top_k, audio_top_p=args.audio_top_p)
 
 
 def dump_tokens(path: str | Path, ids) -> Path:

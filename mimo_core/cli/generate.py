@@ -17,7 +17,6 @@ from ..errors import ModelNotConfiguredError, PromptError
 from .common import add_generation_args, add_model_args, dump_tokens, resolve_device_dtype, run_reporting_errors
 
 DEFAULT_STOP = "endoftext,im_end,eostm"
-DEFAULT_NEW_GROUPS = 8192  # the reference's default; the context limit stops it first
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -68,11 +67,13 @@ def parse_stop_ids(text: str, special_ids) -> frozenset[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine import Engine, GenerationRequest, GenerationResult, SamplerConfig
+    from ..constants import MAX_CONTEXT_GROUPS
+    from ..engine import Engine, GenerationRequest, GenerationResult
     from ..lm import load_mimo_lm
     from ..resolve import Role, resolve_spec
+    from ..tasks.defaults import resolve_samplers
     from ..text import load_text_tokenizer
-    from .common import samplers_from_args
+    from .common import options_from_args
 
     if not args.model_path:
         raise ModelNotConfiguredError("generate needs --model-path (an LM checkpoint directory or repo id)")
@@ -82,14 +83,13 @@ def run(args: argparse.Namespace) -> int:
     model = load_mimo_lm(checkpoint, device=device, dtype=dtype, attn=args.attn)
     _tokenizer, special = load_text_tokenizer(checkpoint)
 
-    # The reference's default samplers (MimoAudio.forward without a task name).
-    text_default = SamplerConfig(temperature=0.6, top_k=50, top_p=0.95)
-    audio_default = SamplerConfig(temperature=0.9, top_k=50, top_p=0.95)
-    text_sampler, audio_sampler = samplers_from_args(args, text_default, audio_default)
+    # The reference's default samplers (MimoAudio.forward without a task name), which are the
+    # "continue" task's; the flags override them as for every task.
+    text, audio = resolve_samplers("continue", options_from_args(args))
     request = GenerationRequest(
-        prompt_ids=prompt, text_sampler=text_sampler, audio_sampler=audio_sampler,
+        prompt_ids=prompt, text_sampler=text.config(), audio_sampler=audio.config(),
         stop_ids=parse_stop_ids(args.stop_ids, special),
-        max_new_groups=args.max_new_groups or DEFAULT_NEW_GROUPS,
+        max_new_groups=args.max_new_groups or MAX_CONTEXT_GROUPS,   # the context limit stops it first
         min_new_groups=args.min_new_groups, seed=args.seed,
     )
     engine = Engine(model, special.empty, max_batch=1, fast=not args.eager)

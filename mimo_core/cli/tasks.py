@@ -27,7 +27,8 @@ from ..constants import GROUP_SIZE
 from ..errors import PromptError
 from ..resolve import Role, fill_specs
 from ..tasks.limits import Limits
-from .common import add_generation_args, add_model_args, dump_tokens, resolve_device_dtype, run_reporting_errors
+from .common import (add_generation_args, add_model_args, dump_tokens, options_from_args, resolve_device_dtype,
+                     run_reporting_errors)
 
 _OUT_HELP = "write the output audio here (24 kHz wav; default: %(default)s)"
 
@@ -118,15 +119,6 @@ def _chat_args(p):
 
 
 # ------------------------------------------------------------------------------ requests
-def _options(args):
-    from ..tasks import GenerationOptions
-
-    return GenerationOptions(
-        greedy=args.greedy, seed=args.seed, max_new_groups=args.max_new_groups,
-        text_temperature=args.text_temperature, text_top_k=args.text_top_k, text_top_p=args.text_top_p,
-        audio_temperature=args.audio_temperature, audio_top_k=args.audio_top_k, audio_top_p=args.audio_top_p)
-
-
 def _load_conversation(args):
     from ..tasks import Conversation
 
@@ -181,7 +173,7 @@ def build_request(args):
     from .. import tasks as t
     from ..prompts import get_preset
 
-    opts, task = _options(args), args.task
+    opts, task = options_from_args(args), args.task
     if task == "tts":
         return t.TTSRequest(args.text, instruct=args.instruct, voice_prompt=args.voice_prompt,
                             natural=args.natural, template=args.template, options=opts)

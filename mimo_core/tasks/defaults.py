@@ -1,7 +1,8 @@
 """Per-task defaults (spec section 7): samplers, stop tokens, which LM, whether it speaks.
 
-Pure data plus one pure function, :func:`resolve_options`, that merges a request's
-:class:`GenerationOptions` over the task's defaults.
+Pure data plus pure functions, :func:`resolve_options` (and its sampler part,
+:func:`resolve_samplers`), that merge a request's :class:`GenerationOptions` over the task's
+defaults.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ class Sampling:
     top_k: Optional[int] = None
     top_p: float = 1.0
     greedy: bool = False
+
+    def config(self):
+        """The engine's ``SamplerConfig`` with these settings."""
+        from ..engine import SamplerConfig
+        return SamplerConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
+                             greedy=self.greedy)
 
 
 GREEDY = Sampling(greedy=True)
@@ -92,6 +99,15 @@ def _override(base: Sampling, greedy: bool, temperature, top_k, top_p) -> Sampli
     )
 
 
+def resolve_samplers(task: str, options: GenerationOptions) -> tuple[Sampling, Sampling]:
+    """The task's (text, audio) samplers with ``options``' sampling overrides; greedy wins."""
+    d = TASK_DEFAULTS[task]
+    return (_override(d.text, options.greedy, options.text_temperature, options.text_top_k,
+                      options.text_top_p),
+            _override(d.audio, options.greedy, options.audio_temperature, options.audio_top_k,
+                      options.audio_top_p))
+
+
 def resolve_options(task: str, options: GenerationOptions, prompt_groups: int,
                     requested_groups: Optional[int] = None) -> ResolvedOptions:
     """Merge ``options`` over the task's defaults.
@@ -104,11 +120,10 @@ def resolve_options(task: str, options: GenerationOptions, prompt_groups: int,
     max_new = options.max_new_groups if options.max_new_groups is not None else requested_groups
     max_new = room if max_new is None else min(int(max_new), room)
     min_new = d.min_new_groups if options.min_new_groups is None else int(options.min_new_groups)
+    text, audio = resolve_samplers(task, options)
     return ResolvedOptions(
-        text=_override(d.text, options.greedy, options.text_temperature, options.text_top_k,
-                       options.text_top_p),
-        audio=_override(d.audio, options.greedy, options.audio_temperature, options.audio_top_k,
-                        options.audio_top_p),
+        text=text,
+        audio=audio,
         max_new_groups=max_new,
         min_new_groups=max(0, min(min_new, max_new)),
         seed=options.seed,

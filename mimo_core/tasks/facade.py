@@ -27,7 +27,7 @@ from ..constants import GROUP_SIZE, SAMPLE_RATE
 from ..errors import MimoError
 from ..prompts import REFERENCE_SILENCE_SECONDS, extract_output
 from ..resolve import fill_specs, is_tiny, warn_tiny
-from .defaults import TASK_DEFAULTS, Sampling, resolve_options
+from .defaults import TASK_DEFAULTS, resolve_options
 from .inputs import CodeEncoder
 from .limits import Limits, check_context
 from .models import LoadedLM, ModelManager
@@ -38,11 +38,6 @@ from .types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, Dial
                     TaskRequest, TaskResult, TTSRequest, Turn, UnderstandRequest)
 
 _CANCEL_POLL_S = 0.02
-
-
-def _sampler(s: Sampling):
-    from ..engine import SamplerConfig
-    return SamplerConfig(temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, greedy=s.greedy)
 
 
 class MimoAudio:
@@ -132,7 +127,7 @@ class MimoAudio:
         opts = resolve_options(prepared.task, request.options, prompt.shape[1] // GROUP_SIZE,
                                prepared.requested_groups)
         gen = GenerationRequest(
-            prompt_ids=prompt, text_sampler=_sampler(opts.text), audio_sampler=_sampler(opts.audio),
+            prompt_ids=prompt, text_sampler=opts.text.config(), audio_sampler=opts.audio.config(),
             stop_ids=frozenset(getattr(lm.special_ids, name) for name in defaults.stop),
             max_new_groups=opts.max_new_groups, min_new_groups=opts.min_new_groups, seed=opts.seed)
         lm.engine.validate(gen)
