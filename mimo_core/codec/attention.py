@@ -46,8 +46,10 @@ def flash_available() -> bool:
     return _flash_varlen() is not None
 
 
+@lru_cache(maxsize=32)
 def resolve_backend(backend: str, device: torch.device, dtype: torch.dtype) -> str:
-    """'auto' -> 'flash' on CUDA with fp16/bf16 when flash-attn imports, else 'sdpa'."""
+    """'auto' -> 'flash' on CUDA with fp16/bf16 when flash-attn imports, else 'sdpa'.
+    Cached: every layer of every forward asks the same question."""
     if backend not in BACKENDS:
         raise DeviceError(f"unknown attention backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     flash_ok = device.type == "cuda" and dtype in (torch.float16, torch.bfloat16) and flash_available()
@@ -121,6 +123,13 @@ def _attend_one_sequence(q, k, v, left: int, right: int, math_kernel: bool) -> t
     return torch.cat(outs, dim=2)[0].transpose(0, 1)                                      # [L, H, Dh]
 
 
+@lru_cache(maxsize=16)
+def _cu_seqlens(lengths: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """flash-attn's int32 [B + 1] sequence offsets, built once per batch layout (shared by all layers)."""
+    lens = torch.tensor(lengths, dtype=torch.int32, device=device)
+    return F.pad(torch.cumsum(lens, 0, dtype=torch.int32), (1, 0))
+
+
 def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, lengths: list[int], *,
                      causal: bool, window: tuple[int, int] = (UNBOUNDED, UNBOUNDED),
                      backend: str = "auto") -> torch.Tensor:
@@ -130,8 +139,7 @@ def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, lengths:
         right = 0
     backend = resolve_backend(backend, q.device, q.dtype)
     if backend == "flash":
-        lens = torch.tensor(lengths, dtype=torch.int32, device=q.device)
-        cu_seqlens = F.pad(torch.cumsum(lens, 0, dtype=torch.int32), (1, 0))
+        cu_seqlens = _cu_seqlens(tuple(lengths), q.device)
         longest = max(lengths)
         return _flash_varlen()(q, k, v, cu_seqlens, cu_seqlens, longest, longest,
                                softmax_scale=1.0 / math.sqrt(q.shape[-1]), causal=causal,
