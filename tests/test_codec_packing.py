@@ -163,3 +163,16 @@ def test_bad_codes_are_rejected(tokenizer):
         tokenizer.decode(torch.zeros(8, dtype=torch.long))
     with pytest.raises(AudioInputError, match="channels"):
         tokenizer.decode(torch.zeros(21, 4, dtype=torch.long))
+
+
+def test_istft_envelope_cache_follows_the_window():
+    from mimo_core.codec.vocoder import ISTFT, istft_same
+
+    head = ISTFT(960, 240)
+    spec = torch.randn(1, 481, 12, dtype=torch.complex64, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(head(spec), istft_same(spec, head.window, 240))
+    assert torch.equal(head(spec), istft_same(spec, head.window, 240))               # cached envelope
+    head.window.mul_(0.5)                                                            # in-place change
+    assert torch.equal(head(spec), istft_same(spec, head.window, 240))
+    head.window = torch.hann_window(960) ** 2                                        # a new tensor
+    assert torch.equal(head(spec), istft_same(spec, head.window, 240))

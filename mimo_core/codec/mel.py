@@ -40,14 +40,26 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_ma
     return torch.max(torch.zeros(1), torch.min(rising, falling))
 
 
+@lru_cache(maxsize=8)
+def _hann_window(size: int, device: torch.device) -> torch.Tensor:
+    with torch.inference_mode(False):          # a plain tensor, usable in and out of inference mode
+        return torch.hann_window(size, periodic=True, device=device)
+
+
+@lru_cache(maxsize=8)
+def _filterbank_on(device: torch.device, *args) -> torch.Tensor:
+    with torch.inference_mode(False):
+        return mel_filterbank(*args).to(device)
+
+
 def log_mel(wav: torch.Tensor, cfg: TokenizerConfig) -> torch.Tensor:
     """1-D float waveform [N] at cfg.sampling_rate -> log-mel [T_mel, n_mels] float32 (same device)."""
     wav = wav.to(torch.float32).reshape(1, -1)                                          # [1, N]
     f_max = float(cfg.sampling_rate // 2) if cfg.fmax is None else float(cfg.fmax)
-    window = torch.hann_window(cfg.window_size, periodic=True, device=wav.device)
+    window = _hann_window(cfg.window_size, wav.device)
     spec = torch.stft(wav, n_fft=cfg.nfft, hop_length=cfg.hop_length, win_length=cfg.window_size,
                       window=window, center=True, pad_mode="reflect", normalized=False,
                       onesided=True, return_complex=True).abs()                         # [1, F, T]
-    bank = mel_filterbank(cfg.sampling_rate, cfg.nfft, cfg.n_mels, float(cfg.fmin), f_max).to(wav.device)
+    bank = _filterbank_on(wav.device, cfg.sampling_rate, cfg.nfft, cfg.n_mels, float(cfg.fmin), f_max)
     mel = torch.matmul(spec.transpose(-1, -2), bank).transpose(-1, -2)                  # [1, M, T]
     return torch.log(torch.clamp(mel, min=LOG_FLOOR))[0].transpose(0, 1)                # [T, M]

@@ -19,6 +19,7 @@ from .layers import build_stack
 from .rotary import inverse_frequencies, rotary_tables
 
 MAX_MAGNITUDE = 100.0         # exp(log-magnitude) is clipped here (reference safeguard)
+ENVELOPE_CACHE = 8            # window envelopes kept per ISTFT (one per frame count)
 
 
 def overlap_add(frames: torch.Tensor, hop: int) -> torch.Tensor:
@@ -28,15 +29,22 @@ def overlap_add(frames: torch.Tensor, hop: int) -> torch.Tensor:
     return out.reshape(batch, -1)
 
 
-def istft_same(spec: torch.Tensor, window: torch.Tensor, hop: int) -> torch.Tensor:
+def window_envelope(window: torch.Tensor, count: int, hop: int) -> torch.Tensor:
+    """Summed squared window of ``count`` frames, trimmed as istft_same trims: [count * hop]."""
+    trim = (window.shape[0] - hop) // 2
+    squared = window.square().expand(1, count, -1).transpose(1, 2)                           # [1, W, T]
+    return overlap_add(squared, hop)[0, trim:-trim]
+
+
+def istft_same(spec: torch.Tensor, window: torch.Tensor, hop: int,
+               envelope: torch.Tensor | None = None) -> torch.Tensor:
     """Complex spectrum [B, nfft/2 + 1, T] -> waveform [B, T * hop] ('same' padding)."""
     n_fft = window.shape[0]
     trim = (n_fft - hop) // 2
     frames = torch.fft.irfft(spec, n_fft, dim=1, norm="backward") * window[None, :, None]    # [B, W, T]
     signal = overlap_add(frames, hop)[:, trim:-trim]
-    count = spec.shape[-1]
-    squared = window.square().expand(1, count, -1).transpose(1, 2)                           # [1, W, T]
-    envelope = overlap_add(squared, hop)[0, trim:-trim]
+    if envelope is None:
+        envelope = window_envelope(window, spec.shape[-1], hop)
     return signal / envelope
 
 
@@ -45,9 +53,31 @@ class ISTFT(nn.Module):
         super().__init__()
         self.hop = hop
         self.register_buffer("window", torch.hann_window(n_fft))
+        self._envelopes: dict[int, torch.Tensor] = {}      # frame count -> envelope of _envelope_of
+        self._envelope_of: tuple | None = None              # (window tensor, data_ptr, version)
+
+    def envelope(self, count: int) -> torch.Tensor:
+        """window_envelope for ``count`` frames, cached while the window buffer is unchanged
+        (same tensor, same storage, no in-place write): long audio decodes many equal chunks."""
+        window = self.window
+        try:
+            state = (window, window.data_ptr(), window._version)
+        except RuntimeError:            # an inference tensor has no version counter: no caching
+            return window_envelope(window, count, self.hop)
+        held = self._envelope_of
+        if held is None or held[0] is not window or held[1:] != state[1:]:
+            self._envelopes.clear()
+            self._envelope_of = state
+        envelope = self._envelopes.get(count)
+        if envelope is None:
+            if len(self._envelopes) >= ENVELOPE_CACHE:
+                self._envelopes.pop(next(iter(self._envelopes)))
+            with torch.inference_mode(False), torch.no_grad():
+                envelope = self._envelopes[count] = window_envelope(window, count, self.hop)
+        return envelope
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        return istft_same(spec, self.window, self.hop)
+        return istft_same(spec, self.window, self.hop, self.envelope(spec.shape[-1]))
 
 
 class ISTFTHead(nn.Module):
