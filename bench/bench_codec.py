@@ -27,8 +27,13 @@ from mimo_core.codec import AudioTokenizer, build_model, real_config, tiny_confi
 
 
 def random_tokenizer(cfg, device, dtype, seed=0) -> AudioTokenizer:
+    """Random weights drawn once, straight on ``device`` (built on meta: no default init first)."""
     torch.manual_seed(seed)
-    model = build_model(cfg, "cpu")
+    model = build_model(cfg, "meta").to_empty(device=device)
+    for buffer in model.buffers():
+        buffer.zero_()
+    window = model.decoder.vocoder.head.istft.window
+    window.copy_(torch.hann_window(window.shape[0]))
     for name, param in model.named_parameters():
         if "norm" in name and name.endswith("weight"):
             torch.nn.init.ones_(param)
@@ -39,7 +44,7 @@ def random_tokenizer(cfg, device, dtype, seed=0) -> AudioTokenizer:
     for index in range(cfg.num_quantizers):
         book = model.encoder.quantizer.codebook(index)
         book.embed.normal_(std=0.5)
-    return AudioTokenizer(model.to(device=device, dtype=dtype))
+    return AudioTokenizer(model.to(dtype=dtype))
 
 
 def test_signal(seconds: float) -> torch.Tensor:
@@ -47,21 +52,21 @@ def test_signal(seconds: float) -> torch.Tensor:
     return 0.3 * torch.sin(2 * math.pi * (150 + 100 * torch.sin(2 * math.pi * 0.5 * t)) * t)
 
 
-def timed(fn, repeats: int) -> float:
-    fn()                                                  # warm-up
+def timed(fn, repeats: int):
+    """-> (best wall seconds over ``repeats`` runs, the untimed warm-up run's result)."""
+    result = fn()                                         # warm-up
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
-    return best
+    return best, result
 
 
 def measure(tokenizer: AudioTokenizer, seconds: float, repeats: int) -> tuple[float, float]:
     wav = test_signal(seconds)
-    codes = tokenizer.encode(wav)[:8]
-    enc = timed(lambda: tokenizer.encode(wav), repeats)
-    dec = timed(lambda: tokenizer.decode(codes), repeats)
+    enc, codes = timed(lambda: tokenizer.encode(wav), repeats)      # the warm-up's codes feed decode
+    dec, _ = timed(lambda: tokenizer.decode(codes[:8]), repeats)
     return seconds / enc, seconds / dec
 
 
