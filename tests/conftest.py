@@ -67,3 +67,23 @@ def fixture_lm(fixtures_dir):
 
     torch.set_num_threads(1)   # tiny ops: a 2nd thread only adds sync cost
     return load_mimo_lm(fixtures_dir / "checkpoints" / "lm", dtype=torch.float32)
+
+
+@pytest.fixture(scope="session")
+def tiny_codec_dir(tmp_path_factory) -> Path:
+    """A tiny random audio tokenizer checkpoint (write_tiny_audio_tokenizer, seed 0), written
+    once per session; read-only for tests (copy it to edit)."""
+    from mimo_core.codec.tiny import write_tiny_audio_tokenizer
+
+    return write_tiny_audio_tokenizer(tmp_path_factory.mktemp("tiny_codec"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_codec(tiny_codec_dir):
+    """``tiny_codec_dir`` loaded once in float32 (read-only for tests)."""
+    import torch
+
+    from mimo_core.codec import load_audio_tokenizer
+
+    torch.set_num_threads(2)
+    return load_audio_tokenizer(tiny_codec_dir)

@@ -42,11 +42,6 @@ def generalise(keys):
     return {re.sub(r"\.\d+\.", ".N.", k) for k in keys}
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    return write_tiny_audio_tokenizer(tmp_path_factory.mktemp("tiny_codec"), seed=0)
-
-
 def test_full_size_model_on_meta_has_spec_keys_and_shapes():
     cfg = real_config()
     model = build_model(cfg, "meta")
@@ -81,24 +76,24 @@ def test_fixture_keys_have_the_same_families_as_full_size(fixtures_dir):
     assert generalise(stored) == generalise(build_model(real_config(), "meta").state_dict())
 
 
-def test_tiny_writer_is_deterministic_and_loads(tiny_dir, tmp_path):
+def test_tiny_writer_is_deterministic_and_loads(tiny_codec_dir, tmp_path):
     again = write_tiny_audio_tokenizer(tmp_path / "again", seed=0)
     other = write_tiny_audio_tokenizer(tmp_path / "other", seed=1)
-    a, b = load_file(tiny_dir / "model.safetensors"), load_file(again / "model.safetensors")
+    a, b = load_file(tiny_codec_dir / "model.safetensors"), load_file(again / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     c = load_file(other / "model.safetensors")
     assert not torch.equal(a["encoder.conv1.weight"], c["encoder.conv1.weight"])
-    config = json.loads((tiny_dir / "config.json").read_text())
+    config = json.loads((tiny_codec_dir / "config.json").read_text())
     assert config["d_model"] == 64 and config["num_quantizers"] == 20 and config["model_type"] == "mimo_audio_tokenizer"
-    tok = load_audio_tokenizer(tiny_dir)
+    tok = load_audio_tokenizer(tiny_codec_dir)
     for index, size in enumerate(tok.config.codebook_sizes()):
         embed = tok.model.encoder.quantizer.codebook(index).embed
         assert embed.shape[0] == size
         assert torch.unique(embed, dim=0).shape[0] > size // 2      # rows are distinct, not degenerate
 
 
-def test_tiny_codes_depend_on_the_input(tiny_dir):
-    tok = load_audio_tokenizer(tiny_dir)
+def test_tiny_codes_depend_on_the_input(tiny_codec_dir):
+    tok = load_audio_tokenizer(tiny_codec_dir)
     t = torch.arange(24000) / 24000
     low = tok.encode(0.3 * torch.sin(2 * torch.pi * 200 * t))
     high = tok.encode(0.3 * torch.sin(2 * torch.pi * 3000 * t))
@@ -115,21 +110,21 @@ def _rewrite(src, dst, edit):
     return dst
 
 
-def test_missing_tensor_is_named(tiny_dir, tmp_path):
-    bad = _rewrite(tiny_dir, tmp_path / "bad", lambda s: s.pop("decoder.vocoder.head.istft.window"))
+def test_missing_tensor_is_named(tiny_codec_dir, tmp_path):
+    bad = _rewrite(tiny_codec_dir, tmp_path / "bad", lambda s: s.pop("decoder.vocoder.head.istft.window"))
     with pytest.raises(CheckpointMismatchError, match=r"missing 1: decoder\.vocoder\.head\.istft\.window"):
         load_audio_tokenizer(bad)
 
 
-def test_unexpected_tensor_is_named(tiny_dir, tmp_path):
-    bad = _rewrite(tiny_dir, tmp_path / "bad", lambda s: s.update({"encoder.extra.weight": torch.zeros(2)}))
+def test_unexpected_tensor_is_named(tiny_codec_dir, tmp_path):
+    bad = _rewrite(tiny_codec_dir, tmp_path / "bad", lambda s: s.update({"encoder.extra.weight": torch.zeros(2)}))
     with pytest.raises(CheckpointMismatchError, match=r"unexpected 1: encoder\.extra\.weight"):
         load_audio_tokenizer(bad)
 
 
-def test_wrong_shape_is_named(tiny_dir, tmp_path):
+def test_wrong_shape_is_named(tiny_codec_dir, tmp_path):
     key = "encoder.quantizer.vq.layers.3._codebook.embed"
-    bad = _rewrite(tiny_dir, tmp_path / "bad", lambda s: s.update({key: torch.zeros(64, 64)}))
+    bad = _rewrite(tiny_codec_dir, tmp_path / "bad", lambda s: s.update({key: torch.zeros(64, 64)}))
     with pytest.raises(CheckpointMismatchError, match=re.escape(key)):
         load_audio_tokenizer(bad)
 
@@ -147,20 +142,20 @@ def test_unreachable_repo_id_is_a_model_load_error(monkeypatch):
         load_audio_tokenizer("XiaomiMiMo/No-Such-Tokenizer")
 
 
-def test_unavailable_device_is_a_device_error(tiny_dir):
+def test_unavailable_device_is_a_device_error(tiny_codec_dir):
     if torch.cuda.is_available():
         pytest.skip("CUDA present")
     with pytest.raises(DeviceError):
-        load_audio_tokenizer(tiny_dir, device="cuda")
+        load_audio_tokenizer(tiny_codec_dir, device="cuda")
 
 
-def test_float16_is_refused_as_the_message_says(tiny_dir):
+def test_float16_is_refused_as_the_message_says(tiny_codec_dir):
     with pytest.raises(DeviceError, match="use float32 or bfloat16"):
-        load_audio_tokenizer(tiny_dir, dtype=torch.float16)
+        load_audio_tokenizer(tiny_codec_dir, dtype=torch.float16)
 
 
-def test_bf16_load_keeps_bf16_weights(tiny_dir):
-    tok = load_audio_tokenizer(tiny_dir, dtype=torch.bfloat16)
+def test_bf16_load_keeps_bf16_weights(tiny_codec_dir):
+    tok = load_audio_tokenizer(tiny_codec_dir, dtype=torch.bfloat16)
     assert tok.dtype == torch.bfloat16
     codes = tok.encode(torch.zeros(4800))
     wav = tok.decode(codes[:8])

@@ -5,10 +5,8 @@ import math
 import pytest
 import torch
 
-from mimo_core.codec import load_audio_tokenizer
 from mimo_core.codec.attention import flash_available, packed_attention, resolve_backend, window_mask
 from mimo_core.codec.model import DECODE_CHUNK_FRAMES, ENCODE_SEGMENT_MEL_FRAMES, split_segments
-from mimo_core.codec.tiny import write_tiny_audio_tokenizer
 from mimo_core.errors import DeviceError
 
 
@@ -87,31 +85,25 @@ def test_flash_and_sdpa_are_interchangeable_on_cuda():
         torch.testing.assert_close(a.float(), b.float(), atol=2e-2, rtol=0)
 
 
-@pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    torch.set_num_threads(2)
-    return load_audio_tokenizer(write_tiny_audio_tokenizer(tmp_path_factory.mktemp("tiny_pack")))
-
-
 def sweep(seconds, f0, f1, sr=24000):
     t = torch.arange(int(seconds * sr)) / sr
     return 0.3 * torch.sin(2 * math.pi * (f0 * t + (f1 - f0) * t * t / (2 * seconds)))
 
 
-def test_encode_batch_equals_single_encodes(tokenizer):
+def test_encode_batch_equals_single_encodes(tiny_codec):
     wavs = [sweep(1.0, 200, 800), sweep(2.33, 900, 300), sweep(0.41, 100, 120)]    # odd/even lengths
-    batch = tokenizer.encode_batch(wavs)
+    batch = tiny_codec.encode_batch(wavs)
     for wav, codes in zip(wavs, batch):
-        assert torch.equal(codes, tokenizer.encode(wav))
+        assert torch.equal(codes, tiny_codec.encode(wav))
 
 
-def test_decode_batch_equals_single_decodes(tokenizer):
+def test_decode_batch_equals_single_decodes(tiny_codec):
     gen = torch.Generator().manual_seed(3)
-    sizes = tokenizer.config.codebook_sizes()[:8]
+    sizes = tiny_codec.config.codebook_sizes()[:8]
     codes = [torch.stack([torch.randint(0, s, (n,), generator=gen) for s in sizes]) for n in (7, 30, 13)]
-    batch = tokenizer.decode_batch(codes)
+    batch = tiny_codec.decode_batch(codes)
     for c, wav in zip(codes, batch):
-        torch.testing.assert_close(wav, tokenizer.decode(c), atol=1e-6, rtol=0)
+        torch.testing.assert_close(wav, tiny_codec.decode(c), atol=1e-6, rtol=0)
         assert wav.shape == (c.shape[1] * 960,)
 
 
@@ -121,48 +113,48 @@ def test_long_audio_rules_are_the_reference_ones():
     assert split_segments(12000, ENCODE_SEGMENT_MEL_FRAMES) == [6000, 6000]
 
 
-def test_long_audio_is_encoded_in_independent_segments(tokenizer, monkeypatch):
+def test_long_audio_is_encoded_in_independent_segments(tiny_codec, monkeypatch):
     import mimo_core.codec.model as model
 
     monkeypatch.setattr(model, "ENCODE_SEGMENT_MEL_FRAMES", 200)      # same logic, cheaper sizes
     gen = torch.Generator().manual_seed(5)
     mel = torch.randn(200 * 2 + 51, 128, generator=gen) - 4.0                           # [451, M]
-    codes = tokenizer.encode_mels([mel])[0]
+    codes = tiny_codec.encode_mels([mel])[0]
     assert codes.shape[1] == 50 + 50 + 13                     # 200 -> 100 -> 50; 51 -> 26 -> 13
-    assert torch.equal(codes[:, :50], tokenizer.encode_mels([mel[:200]])[0])
-    assert torch.equal(codes[:, 50:100], tokenizer.encode_mels([mel[200:400]])[0])
+    assert torch.equal(codes[:, :50], tiny_codec.encode_mels([mel[:200]])[0])
+    assert torch.equal(codes[:, 50:100], tiny_codec.encode_mels([mel[200:400]])[0])
     # the short last segment sees the padded-batch edge the reference gives it (tail_pad=True),
     # whatever else shares the batch
     with torch.no_grad():
-        tail, _ = tokenizer.model.encoder([mel[400:]], [True])
-        alone, _ = tokenizer.model.encoder([mel[400:]], [False])
-        batched, _ = tokenizer.model.encoder([mel[:200], mel[400:]], [False, True])
-    assert torch.equal(codes[:, 100:], tokenizer.model.encoder.quantizer.encode(tail.float()))
+        tail, _ = tiny_codec.model.encoder([mel[400:]], [True])
+        alone, _ = tiny_codec.model.encoder([mel[400:]], [False])
+        batched, _ = tiny_codec.model.encoder([mel[:200], mel[400:]], [False, True])
+    assert torch.equal(codes[:, 100:], tiny_codec.model.encoder.quantizer.encode(tail.float()))
     torch.testing.assert_close(batched[50:], tail, atol=1e-5, rtol=0)      # batch-shape rounding only
     assert not torch.allclose(tail, alone, atol=1e-4)
 
 
-def test_long_codes_are_decoded_in_independent_chunks(tokenizer, monkeypatch):
+def test_long_codes_are_decoded_in_independent_chunks(tiny_codec, monkeypatch):
     import mimo_core.codec.model as model
 
     monkeypatch.setattr(model, "DECODE_CHUNK_FRAMES", 40)
     gen = torch.Generator().manual_seed(4)
-    sizes = tokenizer.config.codebook_sizes()[:8]
+    sizes = tiny_codec.config.codebook_sizes()[:8]
     codes = torch.stack([torch.randint(0, s, (40 + 40 + 7,), generator=gen) for s in sizes])
-    wav = tokenizer.decode(codes)
-    parts = [tokenizer.decode_chunks([codes[:, a:b]])[0] for a, b in ((0, 40), (40, 80), (80, 87))]
+    wav = tiny_codec.decode(codes)
+    parts = [tiny_codec.decode_chunks([codes[:, a:b]])[0] for a, b in ((0, 40), (40, 80), (80, 87))]
     torch.testing.assert_close(wav, torch.cat(parts), atol=1e-6, rtol=0)
 
 
-def test_bad_codes_are_rejected(tokenizer):
+def test_bad_codes_are_rejected(tiny_codec):
     from mimo_core.errors import AudioInputError
 
     with pytest.raises(AudioInputError, match="out of range"):
-        tokenizer.decode(torch.full((8, 4), 1024))
+        tiny_codec.decode(torch.full((8, 4), 1024))
     with pytest.raises(AudioInputError, match="2-D"):
-        tokenizer.decode(torch.zeros(8, dtype=torch.long))
+        tiny_codec.decode(torch.zeros(8, dtype=torch.long))
     with pytest.raises(AudioInputError, match="channels"):
-        tokenizer.decode(torch.zeros(21, 4, dtype=torch.long))
+        tiny_codec.decode(torch.zeros(21, 4, dtype=torch.long))
 
 
 def test_istft_envelope_cache_follows_the_window():
