@@ -23,9 +23,8 @@ from ..prompts import DEFAULT_DIALOGUE_SYSTEM_PROMPT, DialogueTurn, FewShotPair,
 from .defaults import groups_for_seconds
 from .inputs import load_input_audio
 from .limits import Limits, check_duration, check_example_count, check_options, check_text
-from .types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest,
-                    FewShotExample, S2SRequest, S2TRequest, TaskRequest, TTSRequest, Turn,
-                    UnderstandRequest)
+from .types import (REQUEST_TYPES, ASRRequest, ContinueRequest, Conversation, FewShotExample, S2SRequest,
+                    TaskRequest, TTSRequest, Turn, UnderstandRequest)
 
 Encode = Callable[[np.ndarray], torch.Tensor]          # wav [N] -> codes [8, T]
 DIALOGUE_TASKS = ("dialogue", "s2t", "chat")
@@ -202,11 +201,8 @@ _PREPARERS = {
 
 def task_of(request) -> str:
     """The task name of a request object (PromptError for anything else)."""
-    for cls, name in ((ContinueRequest, "continue"), (S2SRequest, "s2s"), (TTSRequest, "tts"),
-                      (ASRRequest, "asr"), (UnderstandRequest, "understand"),
-                      (DialogueRequest, "dialogue"), (S2TRequest, "s2t"), (ChatRequest, "chat")):
-        if isinstance(request, cls):
-            return name
+    if isinstance(request, REQUEST_TYPES):
+        return request.task
     raise PromptError(f"not a task request: {type(request).__name__}")
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, ClassVar, Literal, Optional, Union
 
 import numpy as np
 
@@ -108,7 +108,7 @@ class ContinueRequest:
     audio: AudioInput
     duration_s: float = 10.0
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: TaskName = "continue"
+    task: ClassVar[TaskName] = "continue"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class S2SRequest:
     instruction: str
     examples: tuple[FewShotExample, ...]
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: TaskName = "s2s"
+    task: ClassVar[TaskName] = "s2s"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class TTSRequest:
     natural: bool = False
     template: Optional[str] = None
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: TaskName = "tts"
+    task: ClassVar[TaskName] = "tts"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class ASRRequest:
     language: Optional[str] = None             # "en" | "zh" | None (English template)
     template: Optional[str] = None
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: TaskName = "asr"
+    task: ClassVar[TaskName] = "asr"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ class UnderstandRequest:
     question: str
     thinking: bool = False
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: TaskName = "understand"
+    task: ClassVar[TaskName] = "understand"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class DialogueRequest:
     voice_prompt: Optional[AudioInput] = None
     system_prompt: Optional[str] = None        # None = the reference UI's default
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: TaskName = "dialogue"
+    task: ClassVar[TaskName] = "dialogue"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class S2TRequest:
     audio: AudioInput
     conversation: Optional[Conversation] = None
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: TaskName = "s2t"
+    task: ClassVar[TaskName] = "s2t"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -177,11 +177,13 @@ class ChatRequest:
     text: str
     conversation: Optional[Conversation] = None
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: TaskName = "chat"
+    task: ClassVar[TaskName] = "chat"                # which task (not a field)
 
 
 TaskRequest = Union[ContinueRequest, S2SRequest, TTSRequest, ASRRequest, UnderstandRequest,
                     DialogueRequest, S2TRequest, ChatRequest]
+REQUEST_TYPES = (ContinueRequest, S2SRequest, TTSRequest, ASRRequest, UnderstandRequest,
+                 DialogueRequest, S2TRequest, ChatRequest)
 
 
 # ----------------------------------------------------------------------------------- results
