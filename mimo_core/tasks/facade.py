@@ -245,7 +245,7 @@ class _Job:
 
 def _opens_thinking(lm: LoadedLM, prompt: torch.Tensor) -> bool:
     """Whether the prompt ends with ``<think>\\n`` (the model reasons first; docs/FORMAT.md, Thinking)."""
-    last = [int(i) for i in prompt[0, ::GROUP_SIZE][-4:]]                 # the last text ids
+    last = [int(i) for i in prompt[0, ::GROUP_SIZE][-16:]]               # the last text ids
     with lm.text_lock:
         tail = lm.tokenizer.decode(last, skip_special_tokens=False)
     return tail.endswith(THINK_OPEN + "\n")
