@@ -27,7 +27,7 @@ from ..constants import GROUP_SIZE, SAMPLE_RATE
 from ..errors import MimoError
 from ..prompts import REFERENCE_SILENCE_SECONDS, extract_output
 from ..resolve import fill_specs, is_tiny, warn_tiny
-from ..thinking import THINK_OPEN
+from ..thinking import THINK_OPEN, split_thinking
 from .defaults import resolve_options
 from .inputs import CodeEncoder
 from .limits import Limits
@@ -163,7 +163,7 @@ class MimoAudio:
                 if tracker is not None:
                     delta, chunk = tracker.push(item.text_id, item.codes)
                     yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=item.index + 1,
-                                      max_groups=max_groups)
+                                      max_groups=max_groups, opened_thinking=job.opened_thinking)
         finally:
             done.set()
             if final is None:                   # the consumer left early: free the slot
@@ -171,7 +171,7 @@ class MimoAudio:
         result = self._result(job, final)
         delta, chunk = tracker.finish(result.text) if tracker is not None else ("", None)
         yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=result.new_groups,
-                          max_groups=max_groups, result=result)
+                          max_groups=max_groups, result=result, opened_thinking=job.opened_thinking)
 
     def _result(self, job: "_Job", final) -> TaskResult:
         prepared, lm, codec = job.prepared, job.lm, job.codec
@@ -187,9 +187,11 @@ class MimoAudio:
         conversation = None
         if prepared.spec.conversation:
             before = prepared.conversation or Conversation(task=prepared.task)
+            thinking, answer = split_thinking(out.text, job.opened_thinking)
+            reply = (Turn("assistant", text=answer, audio=audio, thinking=thinking) if job.opened_thinking
+                     else Turn("assistant", text=out.text, audio=audio))
             conversation = Conversation(
-                task=prepared.task,
-                turns=before.turns + (prepared.user_turn, Turn("assistant", text=out.text, audio=audio)),
+                task=prepared.task, turns=before.turns + (prepared.user_turn, reply),
                 tokens=tokens, system_prompt=prepared.system_prompt)
         stop_token = None
         if final.stop_token is not None:
