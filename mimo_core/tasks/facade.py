@@ -25,7 +25,7 @@ import torch
 
 from ..constants import GROUP_SIZE, SAMPLE_RATE
 from ..errors import MimoError
-from ..prompts import REFERENCE_SILENCE_SECONDS, extract_output
+from ..prompts import REFERENCE_SILENCE_SECONDS
 from ..resolve import fill_specs, is_tiny, warn_tiny
 from ..thinking import THINK_OPEN, split_thinking
 from .defaults import resolve_options
@@ -140,13 +140,12 @@ class MimoAudio:
         from ..engine import GenerationResult
 
         lm, ids, max_groups = job.lm, job.lm.special_ids, job.gen.max_new_groups
-        tracker = None
-        if streaming:                        # run() needs only the final, batch-extracted result
-            tracker = OutputTracker(
-                lm.tokenizer, ids, lm.empty_ids, speaks=job.speaks,
-                speech_open=int(job.prompt[0, -GROUP_SIZE]) in (ids.sostm, ids.empty),
-                decoder=job.codec.streaming_decoder() if job.speaks else None,
-                codec_lock=self.models.codec_lock)
+        # the one output rule for both: run() replays the groups without live text or audio
+        tracker = OutputTracker(
+            lm.tokenizer, ids, lm.empty_ids, speaks=job.speaks and streaming, deltas=streaming,
+            speech_open=int(job.prompt[0, -GROUP_SIZE]) in (ids.sostm, ids.empty),
+            decoder=job.codec.streaming_decoder() if (job.speaks and streaming) else None,
+            codec_lock=self.models.codec_lock)
         handle = lm.scheduler.submit(job.gen)
         done = threading.Event()
         if cancel is not None:
@@ -160,22 +159,21 @@ class MimoAudio:
                     break
                 if progress is not None:
                     progress(item.index + 1, max_groups)
-                if tracker is not None:
-                    delta, chunk = tracker.push(item.text_id, item.codes)
+                delta, chunk = tracker.push(item.text_id, item.codes)
+                if streaming:
                     yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=item.index + 1,
                                       max_groups=max_groups, opened_thinking=job.opened_thinking)
         finally:
             done.set()
             if final is None:                   # the consumer left early: free the slot
                 handle.cancel()
-        result = self._result(job, final)
-        delta, chunk = tracker.finish(result.text) if tracker is not None else ("", None)
+        delta, chunk = tracker.finish()
+        result = self._result(job, final, tracker.output())
         yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=result.new_groups,
                           max_groups=max_groups, result=result, opened_thinking=job.opened_thinking)
 
-    def _result(self, job: "_Job", final) -> TaskResult:
+    def _result(self, job: "_Job", final, out) -> TaskResult:
         prepared, lm, codec = job.prepared, job.lm, job.codec
-        out = extract_output(final.new_ids, lm.tokenizer, lm.special_ids, lm.empty_ids)
         audio = None
         if job.speaks:
             if out.is_silence:
