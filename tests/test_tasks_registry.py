@@ -101,3 +101,13 @@ def test_every_spec_plans_its_own_request_type():
     from mimo_core.tasks import planning
     assert all(callable(getattr(planning, name)) for name in planners)
     assert TASKS["continue"].min_new_groups == r.CONTINUE_MIN_NEW_GROUPS
+
+
+def test_readme_task_table_is_the_generated_one():
+    from pathlib import Path
+
+    from mimo_core.tasks.table import END, START, markdown
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    shown = readme[readme.index(START):readme.index(END) + len(END)]
+    assert shown == markdown(), "README task table is stale: run python -m mimo_core.tasks.table"
