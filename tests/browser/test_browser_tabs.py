@@ -165,9 +165,11 @@ def test_audio_understanding_with_thinking(page, screenshots):
     press(tab, "Ask")
     assert wait_done(tab) >= 7
     # the tiny model's noise may never close its reasoning: then all of it is "thinking"
-    thinking = tab.locator(".out-thinking textarea").input_value()
+    panel = tab.locator(".thinking-panel")
+    assert panel.count() == 1                                    # the collapsed Thinking panel
+    panel.get_by_text("Thinking").first.click()                  # open it: its content mounts
+    thinking = panel.locator("textarea").input_value()
     assert text_of(tab) or thinking
-    assert tab.locator(".thinking-panel").count() == 1          # the collapsed Thinking panel
     shot(page, screenshots, "understanding")
 
 
