@@ -127,6 +127,16 @@ def test_shorter_than_the_stft_window_needs_is_one_clear_error(tmp_path):
     assert load_audio((np.zeros(161, np.int16), 8000)).shape == (483,)
 
 
+def test_task_inputs_refuse_a_clip_shorter_than_the_stft_window(tmp_path):
+    """Every task loads its audio through load_input_audio: one line naming the input."""
+    from mimo_core.tasks.inputs import load_input_audio
+    from mimo_core.tasks.limits import Limits
+
+    clip = write(tmp_path / "one.wav", np.zeros(1, np.float32), SR)
+    with pytest.raises(AudioInputError, match=r"^voice prompt: .*too short: 0\.04 ms; .* at least 20\.04 ms"):
+        load_input_audio(clip, "voice prompt", Limits())
+
+
 def long_silent_wav(path, seconds, sr=8000):
     """A 16-bit silent wav written in blocks (cheap: 8 kHz, one block of zeros reused)."""
     block = np.zeros(60 * sr, np.int16)
