@@ -18,9 +18,10 @@ The algorithm (windowed sinc, Hann window):
   ``new`` outputs (one per phase); the result is cut to ``ceil(new * N / orig)`` samples.
 
 The kernel is computed in the waveform's dtype (float32 for audio), in the same order of
-operations as the reference, so results agree to float rounding. Here the windows are a
-strided view (``unfold``) multiplied by the ``[new, taps]`` kernel matrix, block by block so
-that long inputs need little extra memory.
+operations as the reference, so results agree to float rounding (bit-equal on the goldens).
+Here the windows are a strided view (``unfold``) multiplied by the kernel matrix, block by block
+so that long inputs need little extra memory; with few phases, consecutive windows are grouped
+into one wide window (:func:`grouped_kernel`) so that the product stays a matrix product.
 """
 
 from __future__ import annotations
