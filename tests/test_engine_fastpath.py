@@ -53,6 +53,24 @@ def test_step_stack_equals_run_stack_bitwise(model, attn, which):
         model.set_attention("sdpa")
 
 
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_step_stack_prefill_equals_run_stack_bitwise(model, attn):
+    """The fast path's prefill (step_stack, causal, T positions) is the module path's."""
+    model.set_attention(attn)
+    try:
+        stack, T = model.model, 7
+        prefix = torch.randn(2, T, stack.config.hidden_size, generator=torch.Generator().manual_seed(5))
+        cos_sin = rotary(stack, prefix, torch.arange(T)[None])
+        caches = _cache(stack, 2, T), _cache(stack, 2, T)
+        ref = run_stack(stack, prefix, cos_sin, cache=caches[0].at(0, T))
+        fast = step_stack(StepPlan(stack), prefix, cos_sin, cache=caches[1].at(0, T), causal=True)
+        assert torch.equal(ref, fast)
+        for layer in range(stack.config.num_hidden_layers):
+            assert torch.equal(caches[0].keys[layer], caches[1].keys[layer])
+    finally:
+        model.set_attention("sdpa")
+
+
 def test_step_stack_with_rows_at_different_positions_equals_run_stack(model):
     stack, B, L = model.model, 2, 8
     gen = torch.Generator().manual_seed(4)

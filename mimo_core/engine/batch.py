@@ -4,8 +4,8 @@ Rows are kept compact (active requests occupy rows 0..n-1). Every row has its ow
 each step writes the new group's keys at the row's own position of a preallocated backbone
 KV cache (``[max_batch, H, context, Dh]`` per layer) and attends through an additive mask
 when the rows' lengths differ. Prefill runs per request (rows never see each other's
-padding, so a request's prefill is the same whatever its batch). Decode steps go through
-``step_stack`` (the decoder layers' own operations without the module-call overhead) and a
+padding, so a request's prefill is the same whatever its batch). Prefill and decode steps go
+through ``step_stack`` (the decoder layers' own operations without the module-call overhead) and a
 step whose rows are all text groups skips the patch encoder. The patch decoder runs
 its ``P + max(delay)`` steps for all rows at once with its own small preallocated cache
 (``[max_batch, H, steps, Dh]``), sampling only for rows whose text id is ``<|empty|>``.
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..lm.kv_cache import StaticKVCache
 from ..lm.modules import MimoAudioLM
-from ..lm.stack import StepPlan, additive_mask, rotary, run_stack, step_stack
+from ..lm.stack import StepPlan, additive_mask, rotary, step_stack
 from .delay import UNGENERATED, num_steps, schedule, undelay
 from .sampling import NEG_INF, sample_rows
 from .types import GenerationResult, GroupEvent, RequestState, StopReason, stop_after_group
@@ -82,8 +82,8 @@ class BatchDecoder:
         ids = state.request.prompt_ids.to(model.device)[None]                    # (1, K, T*P)
         embeds = model.embed_groups(ids, self.empty_text_id)                     # (1, T, D)
         T = embeds.shape[1]
-        hidden = run_stack(model.model, embeds, (self.cos[:, :T], self.sin[:, :T]),
-                           cache=self.cache.at(0, T, rows=slice(r, r + 1)))
+        hidden = step_stack(self.backbone_plan, embeds, (self.cos[:, :T], self.sin[:, :T]),
+                            cache=self.cache.at(0, T, rows=slice(r, r + 1)), causal=True)
         self.hidden[r] = hidden[0, -1]
         self.lengths[r] = T
         self.positions[r] = T

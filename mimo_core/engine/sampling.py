@@ -25,6 +25,9 @@ TopP = Callable[[torch.Tensor, float], torch.Tensor]
 
 @dataclass(frozen=True)
 class SamplerConfig:
+    """One sampler's settings (frozen and hashable: rows sharing one are decided together).
+    The one sampler type of the project: the tasks' defaults are SamplerConfigs too."""
+
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float = 1.0
@@ -39,7 +42,7 @@ class SamplerConfig:
             raise PromptError(f"top_p must be in (0, 1] (got {self.top_p})")
 
 
-GREEDY = SamplerConfig(greedy=True)
+GREEDY = SamplerConfig(greedy=True)   # argmax decoding (the goldens' decoding)
 
 
 def process_logits(scores: torch.Tensor, cfg: SamplerConfig, top_p: TopP = top_p_filter) -> torch.Tensor:

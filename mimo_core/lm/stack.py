@@ -9,6 +9,9 @@ the layers, norms and rotary embedding are transformers' own modules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -84,6 +87,44 @@ def _rms(weight: torch.Tensor, eps: float, hidden: torch.Tensor) -> torch.Tensor
     return weight * hidden.to(input_dtype)
 
 
+class Linear(NamedTuple):
+    weight: torch.Tensor              # (out, in)
+    bias: torch.Tensor | None
+
+
+class Norm(NamedTuple):
+    weight: torch.Tensor              # (D,)
+    eps: float
+
+
+class LayerWeights(NamedTuple):
+    """One decoder layer's tensors and constants, as :func:`step_stack` uses them."""
+
+    input_norm: Norm
+    q: Linear
+    k: Linear
+    v: Linear
+    o: Linear
+    post_norm: Norm
+    gate: Linear
+    up: Linear
+    down: Linear
+    act: Callable[[torch.Tensor], torch.Tensor]
+    attention: nn.Module              # transformers' attention module (the attention function reads it)
+    head_dim: int
+    layer_idx: int
+    scaling: float
+    window: int | None
+
+
+def _linear(module: nn.Linear) -> Linear:
+    return Linear(module.weight, module.bias)
+
+
+def _norm(module: nn.Module) -> Norm:
+    return Norm(module.weight, module.variance_epsilon)
+
+
 class StepPlan:
     """A stack's tensors gathered once for :func:`step_stack` (attribute look-ups through
     ``nn.Module.__getattr__`` cost more than a small model's arithmetic). It holds the
@@ -91,20 +132,17 @@ class StepPlan:
 
     def __init__(self, stack: nn.Module):
         self.stack = stack
-        self.layers = []
-        for layer in stack.layers:
-            attn, mlp = layer.self_attn, layer.mlp
-            ln1, ln2 = layer.input_layernorm, layer.post_attention_layernorm
-            self.layers.append((
-                ln1.weight, ln1.variance_epsilon, attn,
-                attn.q_proj.weight, attn.q_proj.bias, attn.k_proj.weight, attn.k_proj.bias,
-                attn.v_proj.weight, attn.v_proj.bias, attn.o_proj.weight, attn.o_proj.bias,
-                ln2.weight, ln2.variance_epsilon,
-                mlp.gate_proj.weight, mlp.gate_proj.bias, mlp.up_proj.weight, mlp.up_proj.bias,
-                mlp.down_proj.weight, mlp.down_proj.bias, mlp.act_fn,
-                attn.head_dim, attn.layer_idx, attn.scaling, attn.sliding_window,
-            ))
-        self.norm = (stack.norm.weight, stack.norm.variance_epsilon)
+        self.layers = [
+            LayerWeights(
+                _norm(layer.input_layernorm), _linear(layer.self_attn.q_proj), _linear(layer.self_attn.k_proj),
+                _linear(layer.self_attn.v_proj), _linear(layer.self_attn.o_proj),
+                _norm(layer.post_attention_layernorm), _linear(layer.mlp.gate_proj), _linear(layer.mlp.up_proj),
+                _linear(layer.mlp.down_proj), layer.mlp.act_fn, layer.self_attn, layer.self_attn.head_dim,
+                layer.self_attn.layer_idx, layer.self_attn.scaling, layer.self_attn.sliding_window,
+            )
+            for layer in stack.layers
+        ]
+        self.norm = _norm(stack.norm)
 
 
 def step_stack(
@@ -113,37 +151,43 @@ def step_stack(
     cos_sin: tuple[torch.Tensor, torch.Tensor],
     cache,
     mask: torch.Tensor | None = None,
+    causal: bool = False,
 ) -> torch.Tensor:
-    """One new position per row through every layer of a stack: hidden [B, 1, D] -> [B, 1, D].
+    """New positions of every row through every layer of a stack: hidden [B, T, D] -> [B, T, D].
 
     The same operations, in the same order and with the same kernels, as ``run_stack`` (and so
-    as ``Qwen2DecoderLayer.forward``) for a single query position -- the attention function is
-    transformers' own for the stack's implementation -- but without the per-module call
-    machinery, which dominates small models' decode steps. ``cache`` is required (a
-    :class:`~mimo_core.lm.kv_cache.StaticKVCache` positioned by the caller); ``mask`` is
-    additive [B or 1, 1, 1, keys] or None (every returned key visible).
+    as ``Qwen2DecoderLayer.forward``) -- the attention function is transformers' own for the
+    stack's implementation -- but without the per-module call machinery, which dominates small
+    models' decode steps. It serves the fast path's one-token steps (T = 1) and its prefill
+    (``causal``: T positions over an empty cache, each seeing the keys up to its own).
+    ``cache`` is required (a :class:`~mimo_core.lm.kv_cache.StaticKVCache` positioned by the
+    caller); ``mask`` is additive [B or 1, 1, T, keys] or None (every returned key visible).
     """
     impl = plan.stack.config._attn_implementation
+    B, T = hidden.shape[:2]
+    is_causal = causal and T > 1
+    if is_causal and mask is None and impl == "eager":   # eager attention ignores is_causal
+        mask = causal_mask(T, 0, hidden.dtype, hidden.device)
     if impl == "flash_attention_2" and mask is not None:
         impl = "sdpa"   # flash-attn takes no additive masks; SDPA is the same maths
+    is_causal = is_causal and mask is None
     attend = ALL_ATTENTION_FUNCTIONS.get_interface(impl, eager_attention_forward)
     cos, sin = cos_sin
-    B = hidden.shape[0]
-    for (ln1, eps1, attn, qw, qb, kw, kb, vw, vb, ow, ob, ln2, eps2, gw, gb, uw, ub, dw, db, act,
-         head_dim, layer_idx, scaling, window) in plan.layers:
+    for layer in plan.layers:
         residual = hidden
-        x = _rms(ln1, eps1, hidden)
-        shape = (B, 1, -1, head_dim)                                          # (B, 1, H, Dh)
-        q = F.linear(x, qw, qb).view(shape).transpose(1, 2)                   # (B, H, 1, Dh)
-        k = F.linear(x, kw, kb).view(shape).transpose(1, 2)
-        v = F.linear(x, vw, vb).view(shape).transpose(1, 2)
+        x = _rms(*layer.input_norm, hidden)
+        shape = (B, T, -1, layer.head_dim)                                    # (B, T, H, Dh)
+        q = F.linear(x, *layer.q).view(shape).transpose(1, 2)                 # (B, H, T, Dh)
+        k = F.linear(x, *layer.k).view(shape).transpose(1, 2)
+        v = F.linear(x, *layer.v).view(shape).transpose(1, 2)
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
-        k, v = cache.update(k, v, layer_idx)
-        out, _ = attend(attn, q, k, v, mask, dropout=0.0, scaling=scaling, sliding_window=window, is_causal=False)
-        out = out.reshape(B, 1, -1).contiguous()
-        hidden = residual + F.linear(out, ow, ob)
+        k, v = cache.update(k, v, layer.layer_idx)
+        out, _ = attend(layer.attention, q, k, v, mask, dropout=0.0, scaling=layer.scaling,
+                        sliding_window=layer.window, is_causal=is_causal)
+        out = out.reshape(B, T, -1).contiguous()                              # (B, T, H*Dh)
+        hidden = residual + F.linear(out, *layer.o)
         residual = hidden
-        x = _rms(ln2, eps2, hidden)
-        x = F.linear(act(F.linear(x, gw, gb)) * F.linear(x, uw, ub), dw, db)
+        x = _rms(*layer.post_norm, hidden)
+        x = F.linear(layer.act(F.linear(x, *layer.gate)) * F.linear(x, *layer.up), *layer.down)
         hidden = residual + x
     return _rms(*plan.norm, hidden)

@@ -37,8 +37,6 @@ from .types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, Dial
                     FewShotExample, GenerationOptions, S2SRequest, S2TRequest, StreamEvent,
                     TaskRequest, TaskResult, TTSRequest, Turn, UnderstandRequest)
 
-_CANCEL_POLL_S = 0.02
-
 
 class MimoAudio:
     """The task facade (see module docstring).
@@ -88,9 +86,9 @@ class MimoAudio:
             progress: Optional[Callable[[int, int], None]] = None) -> TaskResult:
         """Run a task to its end and return its result. ``progress(groups_done, max_groups)``
         is called after every generated group (from this thread)."""
-        job = self._start(request)
+        job = self._start(request, cancel)
         result = None
-        for event in self._iterate(job, cancel, streaming=False, progress=progress):
+        for event in self._iterate(job, streaming=False, progress=progress):
             result = event.result if event.result is not None else result
         assert result is not None
         return result
@@ -101,8 +99,8 @@ class MimoAudio:
         Setting ``cancel`` (or closing the iterator) stops generation promptly and frees the
         engine slot; the final event then has ``stop_reason == "cancelled"``.
         """
-        job = self._start(request)
-        return self._iterate(job, cancel, streaming=True, progress=None)
+        job = self._start(request, cancel)
+        return self._iterate(job, streaming=True, progress=None)
 
     def prepare(self, request: TaskRequest) -> tuple[Prepared, LoadedLM, torch.Tensor]:
         """Check the request, load what it needs and build its prompt ``[K, T]`` (no generation)."""
@@ -117,7 +115,7 @@ class MimoAudio:
         check_context(prompt.shape[1] // GROUP_SIZE)
         return prepared, lm, prompt
 
-    def _start(self, request: TaskRequest) -> "_Job":
+    def _start(self, request: TaskRequest, cancel: Optional[threading.Event] = None) -> "_Job":
         from ..engine import GenerationRequest
 
         prepared, lm, prompt = self.prepare(request)
@@ -129,13 +127,13 @@ class MimoAudio:
         gen = GenerationRequest(
             prompt_ids=prompt, text_sampler=opts.text.config(), audio_sampler=opts.audio.config(),
             stop_ids=frozenset(getattr(lm.special_ids, name) for name in defaults.stop),
-            max_new_groups=opts.max_new_groups, min_new_groups=opts.min_new_groups, seed=opts.seed)
+            max_new_groups=opts.max_new_groups, min_new_groups=opts.min_new_groups, seed=opts.seed,
+            cancel=cancel)
         lm.engine.validate(gen)
         codec = self.models.audio_tokenizer() if defaults.speaks else None
         return _Job(prepared, lm, prompt, gen, codec)
 
-    def _iterate(self, job: "_Job", cancel: Optional[threading.Event], streaming: bool,
-                 progress) -> Iterator[StreamEvent]:
+    def _iterate(self, job: "_Job", streaming: bool, progress) -> Iterator[StreamEvent]:
         from ..engine import GenerationResult
 
         lm, ids, max_groups = job.lm, job.lm.special_ids, job.gen.max_new_groups
@@ -147,10 +145,6 @@ class MimoAudio:
                 decoder=job.codec.streaming_decoder() if job.speaks else None,
                 codec_lock=self.models.codec_lock)
         handle = lm.scheduler.submit(job.gen)
-        done = threading.Event()
-        if cancel is not None:
-            threading.Thread(target=_watch_cancel, args=(cancel, done, handle), daemon=True,
-                             name="mimo-cancel-watch").start()
         final: Optional[GenerationResult] = None
         try:
             for item in handle:
@@ -164,7 +158,6 @@ class MimoAudio:
                     yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=item.index + 1,
                                       max_groups=max_groups)
         finally:
-            done.set()
             if final is None:                   # the consumer left early: free the slot
                 handle.cancel()
         result = self._result(job, final)
@@ -245,13 +238,6 @@ class _Job:
     @property
     def speaks(self) -> bool:
         return self.codec is not None
-
-
-def _watch_cancel(cancel: threading.Event, done: threading.Event, handle) -> None:
-    while not done.is_set():
-        if cancel.wait(_CANCEL_POLL_S):
-            handle.cancel()
-            return
 
 
 __all__ = ["MimoAudio", "MimoError"]
