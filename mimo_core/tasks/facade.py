@@ -39,8 +39,6 @@ from .types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, Dial
                     FewShotExample, S2SRequest, S2TRequest, StreamEvent, TaskRequest, TaskResult,
                     TTSRequest, Turn, UnderstandRequest)
 
-_CANCEL_POLL_S = 0.02
-
 
 class MimoAudio:
     """The task facade (see module docstring).
@@ -90,9 +88,9 @@ class MimoAudio:
             progress: Optional[Callable[[int, int], None]] = None) -> TaskResult:
         """Run a task to its end and return its result. ``progress(groups_done, max_groups)``
         is called after every generated group (from this thread)."""
-        job = self._start(request)
+        job = self._start(request, cancel)
         result = None
-        for event in self._iterate(job, cancel, streaming=False, progress=progress):
+        for event in self._iterate(job, streaming=False, progress=progress):
             result = event.result if event.result is not None else result
         assert result is not None
         return result
@@ -103,8 +101,8 @@ class MimoAudio:
         Setting ``cancel`` (or closing the iterator) stops generation promptly and frees the
         engine slot; the final event then has ``stop_reason == "cancelled"``.
         """
-        job = self._start(request)
-        return self._iterate(job, cancel, streaming=True, progress=None)
+        job = self._start(request, cancel)
+        return self._iterate(job, streaming=True, progress=None)
 
     def prepare(self, request: TaskRequest) -> tuple[Prepared, LoadedLM, torch.Tensor]:
         """Check the request, load what it needs and build its prompt ``[K, T]`` (no generation)."""
@@ -118,7 +116,7 @@ class MimoAudio:
             prompt = build_prompt(lm.builder, prepared, codes)     # (K, T)
         return prepared, lm, prompt
 
-    def _start(self, request: TaskRequest) -> "_Job":
+    def _start(self, request: TaskRequest, cancel: Optional[threading.Event] = None) -> "_Job":
         from ..engine import GenerationRequest
 
         prepared, lm, prompt = self.prepare(request)
@@ -130,13 +128,13 @@ class MimoAudio:
         gen = GenerationRequest(
             prompt_ids=prompt, text_sampler=opts.text, audio_sampler=opts.audio,
             stop_ids=frozenset(getattr(lm.special_ids, name) for name in spec.stop),
-            max_new_groups=opts.max_new_groups, min_new_groups=opts.min_new_groups, seed=opts.seed)
+            max_new_groups=opts.max_new_groups, min_new_groups=opts.min_new_groups, seed=opts.seed,
+            cancel=cancel)
         lm.engine.validate(gen)
         codec = self.models.audio_tokenizer() if spec.speaks else None
         return _Job(prepared, lm, prompt, gen, codec, _opens_thinking(lm, prompt))
 
-    def _iterate(self, job: "_Job", cancel: Optional[threading.Event], streaming: bool,
-                 progress) -> Iterator[StreamEvent]:
+    def _iterate(self, job: "_Job", streaming: bool, progress) -> Iterator[StreamEvent]:
         from ..engine import GenerationResult
 
         lm, ids, max_groups = job.lm, job.lm.special_ids, job.gen.max_new_groups
@@ -147,10 +145,6 @@ class MimoAudio:
             decoder=job.codec.streaming_decoder() if (job.speaks and streaming) else None,
             codec_lock=self.models.codec_lock)
         handle = lm.scheduler.submit(job.gen)
-        done = threading.Event()
-        if cancel is not None:
-            threading.Thread(target=_watch_cancel, args=(cancel, done, handle), daemon=True,
-                             name="mimo-cancel-watch").start()
         final: Optional[GenerationResult] = None
         try:
             for item in handle:
@@ -164,7 +158,6 @@ class MimoAudio:
                     yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=item.index + 1,
                                       max_groups=max_groups, opened_thinking=job.opened_thinking)
         finally:
-            done.set()
             if final is None:                   # the consumer left early: free the slot
                 handle.cancel()
         delta, chunk = tracker.finish()
@@ -249,13 +242,6 @@ def _opens_thinking(lm: LoadedLM, prompt: torch.Tensor) -> bool:
     with lm.text_lock:
         tail = lm.tokenizer.decode(last, skip_special_tokens=False)
     return tail.endswith(THINK_OPEN + "\n")
-
-
-def _watch_cancel(cancel: threading.Event, done: threading.Event, handle) -> None:
-    while not done.is_set():
-        if cancel.wait(_CANCEL_POLL_S):
-            handle.cancel()
-            return
 
 
 __all__ = ["MimoAudio", "MimoError"]
