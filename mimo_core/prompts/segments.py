@@ -25,6 +25,7 @@ from typing import Sequence
 import torch
 
 from ..constants import GROUP_SIZE, LM_CHANNELS, STREAMS, TEXT_FILLER
+from ..config_io import parse_dashed_ints
 from ..errors import PromptError
 
 # speech_zeroemb_idx of the released checkpoints' config.json: the empty id of each of the
@@ -37,17 +38,9 @@ INTERLEAVE_AUDIO_GROUPS = 5
 
 
 def parse_empty_ids(value: str | Sequence[int]) -> tuple[int, ...]:
-    """Per-channel empty ids from a config value: ``"1024-1024-128-..."`` or a sequence of ints."""
-    if isinstance(value, str):
-        try:
-            parsed = tuple(int(v) for v in value.split("-"))
-        except ValueError as exc:
-            raise PromptError(f"cannot parse speech empty ids {value!r}") from exc
-    else:
-        parsed = tuple(int(v) for v in value)
-    if len(parsed) != LM_CHANNELS:
-        raise PromptError(f"expected {LM_CHANNELS} speech empty ids, got {len(parsed)}: {value!r}")
-    return parsed
+    """Per-channel empty ids from a config value: ``"1024-1024-128-..."`` or a sequence of ints
+    (:func:`mimo_core.config_io.parse_dashed_ints`, the one dashed-list parser)."""
+    return parse_dashed_ints(value, LM_CHANNELS, "speech empty ids", error=PromptError)
 
 
 RELEASE_SPEECH_EMPTY_IDS: tuple[int, ...] = parse_empty_ids(RELEASE_SPEECH_ZEROEMB_IDX)
