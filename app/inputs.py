@@ -1,8 +1,8 @@
-"""From widget values to typed task inputs, and from model outputs to things a browser plays.
+"""The advanced settings as generation options, and model outputs as things a browser plays.
 
-Pure helpers, no gradio: the handlers call them, the tests call them directly. Every bad
-value raises a :mod:`mimo_core.errors` error with one readable line (the handlers turn those
-into ``gr.Error`` toasts).
+Pure helpers, no gradio: the handlers call them, the tests call them directly. A setting that
+is not a number raises a :mod:`mimo_core.errors` error with one readable line (the handlers
+turn those into ``gr.Error`` toasts); task inputs are converted in :mod:`app.convert`.
 """
 
 from __future__ import annotations
@@ -57,14 +57,11 @@ def options_from(greedy: Any = False, seed: Any = None, min_seconds: Any = None,
     by name; the UI sends numbers as text). An empty field means the task's default;
     ``min_seconds`` / ``max_seconds`` bound the output length (6.25 positions a second; for
     text tasks a position is a token)."""
-    named = dict(greedy=greedy, seed=seed, min_seconds=min_seconds, max_seconds=max_seconds,
-                 text_temperature=text_temperature, text_top_p=text_top_p,
-                 audio_temperature=audio_temperature, audio_top_p=audio_top_p)
-    seed = _number(named["seed"], "seed")
-    if seed is not None and not (0 <= seed <= _MAX_SEED and seed == int(seed)):
-        raise PromptError(f"seed must be a whole number >= 0, got {named['seed']!r}")
-    low = _number(named["min_seconds"], "minimum length")
-    high = _number(named["max_seconds"], "maximum length")
+    seed_value = _number(seed, "seed")
+    if seed_value is not None and not (0 <= seed_value <= _MAX_SEED and seed_value == int(seed_value)):
+        raise PromptError(f"seed must be a whole number >= 0, got {seed!r}")
+    low = _number(min_seconds, "minimum length")
+    high = _number(max_seconds, "maximum length")
     if low is not None and low < 0:
         raise PromptError(f"minimum length must be >= 0 s, got {low:g}")
     if high is not None and high <= 0:
@@ -72,14 +69,14 @@ def options_from(greedy: Any = False, seed: Any = None, min_seconds: Any = None,
     if low is not None and high is not None and low > high:
         raise PromptError(f"minimum length {low:g} s is more than the maximum {high:g} s")
     return GenerationOptions(
-        greedy=bool(named["greedy"]),
-        seed=None if seed is None else int(seed),
+        greedy=bool(greedy),
+        seed=None if seed_value is None else int(seed_value),
         min_new_groups=groups_for_seconds(low) if low else None,
         max_new_groups=None if high is None else groups_for_seconds(high),
-        text_temperature=_number(named["text_temperature"], "text temperature"),
-        text_top_p=_number(named["text_top_p"], "text top-p"),
-        audio_temperature=_number(named["audio_temperature"], "audio temperature"),
-        audio_top_p=_number(named["audio_top_p"], "audio top-p"),
+        text_temperature=_number(text_temperature, "text temperature"),
+        text_top_p=_number(text_top_p, "text top-p"),
+        audio_temperature=_number(audio_temperature, "audio temperature"),
+        audio_top_p=_number(audio_top_p, "audio top-p"),
     )
 
 
