@@ -138,6 +138,7 @@ class MimoAudio:
         from ..engine import GenerationResult
 
         lm, ids, max_groups = job.lm, job.lm.special_ids, job.gen.max_new_groups
+        cancel = job.gen.cancel
         # the one output rule for both: run() replays the groups without live text or audio
         tracker = OutputTracker(
             lm.tokenizer, ids, lm.empty_ids, speaks=job.speaks and streaming, deltas=streaming,
@@ -153,6 +154,11 @@ class MimoAudio:
                     break
                 if progress is not None:
                     progress(item.index + 1, max_groups)
+                if streaming and cancel is not None and cancel.is_set():
+                    # stopped: the groups already made are only read, not decoded or sent, so
+                    # the result comes at once however many were waiting
+                    streaming = False
+                    tracker.stop_live()
                 delta, chunk = tracker.push(item.text_id, item.codes)
                 if streaming:
                     yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=item.index + 1,

@@ -70,6 +70,11 @@ class OutputTracker:
                 chunks.append(np.zeros(int(REFERENCE_SILENCE_SECONDS * SAMPLE_RATE), dtype=np.float32))
         return (self._text_delta(final=True) if self.deltas else ""), _join(chunks)
 
+    def stop_live(self) -> None:
+        """From now on only read the groups (no text deltas, no decoding): a cancelled stream."""
+        self.speaks = self.deltas = False
+        self.decoder, self._buffer = None, []
+
     def output(self) -> ExtractedOutput:
         """The output text and codes (the one rule; identical to the one-shot extraction)."""
         return self.reader.output()
