@@ -153,7 +153,7 @@ def sweep(folders: Iterable[str | Path], bounds: OutputBounds, offered: OfferedF
     read on ``offered``'s clock (wall-clock time, as file times are)."""
     now = offered.now()
     roots = [Path(f) for f in folders if Path(f).is_dir()]
-    kept = {os.path.realpath(p) for p in keep}
+    kept = {os.path.realpath(p) for p in keep}          # a few paths: computed per sweep
     report = SweepReport()
 
     def remove(entry: _Entry) -> bool:
@@ -187,18 +187,20 @@ def sweep(folders: Iterable[str | Path], bounds: OutputBounds, offered: OfferedF
 
 
 class OutputCleaner:
-    """Sweeps the folders every ``every_s`` seconds on a daemon thread."""
+    """Sweeps the folders every ``every_s`` seconds on a daemon thread; ``keep``: files never
+    removed."""
 
     def __init__(self, folders: Iterable[str | Path], bounds: OutputBounds, *,
-                 offered: OfferedFiles = OFFERED, keep: Callable[[], Iterable[str | Path]] = tuple,
+                 offered: OfferedFiles = OFFERED, keep: Iterable[str | Path] = (),
                  every_s: float = SWEEP_EVERY_S):
         self.folders = [Path(f) for f in folders]
-        self.bounds, self.offered, self.keep, self.every_s = bounds, offered, keep, every_s
+        self.keep = frozenset(str(p) for p in keep)
+        self.bounds, self.offered, self.every_s = bounds, offered, every_s
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
     def sweep(self) -> SweepReport:
-        report = sweep(self.folders, self.bounds, self.offered, keep=self.keep())
+        report = sweep(self.folders, self.bounds, self.offered, keep=self.keep)
         if report.removed:
             log.info("output cleaner: removed %d files (%.1f MB); %.1f MB kept",
                      len(report.removed), report.freed_bytes / _MB, report.kept_bytes / _MB)
