@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.ui_helpers import new_context
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -70,9 +72,8 @@ def browser():
 
 @pytest.fixture
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = new_context(browser)
     page = context.new_page()
-    page.set_default_timeout(30_000)
     page.goto(app_url)
     page.wait_for_selector("#tiny-banner")
     yield page
