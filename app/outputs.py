@@ -133,11 +133,11 @@ def _scan(folders: Iterable[Path]) -> list[_Entry]:
     return list(seen.values())
 
 
-def _prune_empty_dirs(folder: Path, older_than: float) -> None:
-    """Remove empty subfolders (not ``folder`` itself) unchanged since ``older_than``."""
+def _prune_empty_dirs(folder: Path, older_than: float, roots: set[Path]) -> None:
+    """Remove empty subfolders of ``folder`` unchanged since ``older_than`` (never a root)."""
     for root, _dirs, _names in os.walk(folder, topdown=False):
         path = Path(root)
-        if path == folder:
+        if path in roots:
             continue
         try:
             if path.stat().st_mtime < older_than and not any(path.iterdir()):
@@ -181,7 +181,7 @@ def sweep(folders: Iterable[str | Path], bounds: OutputBounds, offered: OfferedF
                         "(bound: %.0f MB)", total / _MB, bounds.max_bytes / _MB)
     report.kept_bytes = total
     for root in roots:
-        _prune_empty_dirs(root, now - WRITE_GRACE_S)
+        _prune_empty_dirs(root, now - WRITE_GRACE_S, set(roots))
     offered.forget_older_than(bounds.max_age_s)
     return report
 

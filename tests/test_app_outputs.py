@@ -228,3 +228,20 @@ def test_app_flags_start_a_cleaner_that_spares_gradios_example_clips(tmp_path, m
         assert all(p.is_file() for p in cached)
     finally:
         cleaner.stop()
+
+
+def test_a_swept_folder_inside_another_is_kept_even_when_empty(tmp_path):
+    offered = OfferedFiles(clock=FakeClock())
+    cache = tmp_path / "gradio"                  # gradio's cache inside the app's folder
+    put(cache / "f00d", "upload.flac", age_min=600)
+    old = NOW - 600 * MIN
+    for folder in (cache / "f00d", cache):
+        os.utime(folder, (old, old))
+    report = sweep([tmp_path, cache], BOUNDS, offered)
+    assert [p.name for p in report.removed] == ["upload.flac"]      # listed once, removed once
+    os.utime(cache / "f00d", (old, old))
+    sweep([tmp_path, cache], BOUNDS, offered)                        # an old empty subfolder goes
+    assert not (cache / "f00d").exists()
+    os.utime(cache, (old, old))
+    sweep([tmp_path, cache], BOUNDS, offered)                        # a swept folder stays
+    assert cache.is_dir()
