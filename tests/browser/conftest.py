@@ -49,6 +49,8 @@ def app_url(tiny_model, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:         # restored when the session ends
         mp.setenv("MIMO_APP_TMP", str(tmp_path_factory.mktemp("app_out")))
+        # gradio's cache of this session's own: no state shared with earlier runs or other apps
+        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_cache")))
         handlers = make_handlers(tiny_model, TINY_BANNER.format(reason="(tests) "))
         demo = build_app(handlers)
         port = _free_port()

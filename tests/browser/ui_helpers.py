@@ -20,15 +20,18 @@ RUN_TIMEOUT_S = 300.0      # one run of the tiny model, possibly queued behind o
 API_TIMEOUT_S = 300.0      # one HTTP request of gradio_client (its default is httpx's 5 s)
 
 
-def wait_until(predicate, timeout_s: float = UI_TIMEOUT_S, step_s: float = 0.1, what: str = ""):
-    """Poll ``predicate`` until it returns something truthy (returned) or time runs out."""
+def wait_until(predicate, timeout_s: float = UI_TIMEOUT_S, step_s: float = 0.1, what: str = "",
+               state=None):
+    """Poll ``predicate`` until it returns something truthy (returned) or time runs out; then
+    the error names ``what`` was awaited and, when given, what ``state()`` shows."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
         value = predicate()
         if value:
             return value
         time.sleep(step_s)
-    raise AssertionError(f"{what or 'condition'} not met within {timeout_s:g} s")
+    shown = f"; now: {state()!r}" if state is not None else ""
+    raise AssertionError(f"{what or 'condition'} not met within {timeout_s:g} s{shown}")
 
 
 def api_client(url: str):
