@@ -31,7 +31,7 @@ PART_SUFFIX = ".part"           # a file being written under a temporary name
 DEFAULT_MAX_AGE_MIN = 60.0
 DEFAULT_MAX_MB = 2000.0
 SWEEP_EVERY_S = 60.0
-WRITE_GRACE_S = 60.0            # younger files may be mid-write or mid-hand-off: the size rule spares them
+WRITE_GRACE_S = 60.0            # younger files may be mid-write or mid-hand-off: size rule spares
 _MB = 1024 * 1024
 
 
@@ -51,7 +51,8 @@ class OutputBounds:
     @classmethod
     def from_flags(cls, max_age_min: float, max_mb: float) -> "OutputBounds":
         """``--output-max-age-min`` / ``--output-max-mb`` (0 MB: no size bound)."""
-        return cls(max_age_s=max_age_min * 60.0, max_bytes=int(max_mb * _MB) if max_mb > 0 else None)
+        max_bytes = int(max_mb * _MB) if max_mb > 0 else None
+        return cls(max_age_s=max_age_min * 60.0, max_bytes=max_bytes)
 
 
 class OfferedFiles:

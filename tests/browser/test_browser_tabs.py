@@ -249,7 +249,8 @@ def test_live_audio_starts_before_generation_ends_and_stop_cancels(page):
     tab.locator("#tts-text textarea").fill("A long one, to be stopped.")
     press(tab, "Speak")
     link = tab.locator("div.block.live-audio a[data-testid=download-link]")
-    wait_until(lambda: link.count() and "/stream/" in (link.get_attribute("href") or ""), step_s=0.05)
+    wait_until(lambda: link.count() and "/stream/" in (link.get_attribute("href") or ""),
+               step_s=0.05)
     playlist = link.get_attribute("href").replace("playlist-file", "playlist.m3u8")
 
     def live_segments():
@@ -263,7 +264,8 @@ def test_live_audio_starts_before_generation_ends_and_stop_cancels(page):
     assert int(progress.group(1)) < int(progress.group(2)) == 375    # audio plays, generation goes on
     t0 = time.monotonic()
     tab.get_by_role("button", name="Stop", exact=True).click()
-    wait_until(lambda: status_of(tab) == "Stopped.", what="the Stopped status", state=lambda: status_of(tab))
+    wait_until(lambda: status_of(tab) == "Stopped.", what="the Stopped status",
+               state=lambda: status_of(tab))
     assert time.monotonic() - t0 < 10, f"Stop took {time.monotonic() - t0:.1f} s"
     assert_audio(page, tab)                               # what was made is downloadable
     # the app keeps serving: a short run completes

@@ -15,7 +15,7 @@ import pytest
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None,
                                   reason="ffmpeg not found: gradio needs it to stream audio")
 
-UI_TIMEOUT_S = 120.0       # one UI step: a widget shown after a server round trip, an upload, a toast
+UI_TIMEOUT_S = 120.0       # one UI step: a widget shown by a server's answer, an upload, a toast
 RUN_TIMEOUT_S = 300.0      # one run of the tiny model, possibly queued behind other runs
 API_TIMEOUT_S = 300.0      # one HTTP request of gradio_client (its default is httpx's 5 s)
 
