@@ -22,6 +22,8 @@ from mimo_core.errors import PromptError
 from mimo_core.tasks.defaults import groups_for_seconds
 from mimo_core.tasks.types import GenerationOptions
 
+from .outputs import OFFERED, PART_SUFFIX
+
 __all__ = ["SAMPLER_FIELDS", "options_from", "wav_bytes", "write_wav", "audio_file", "audio_path_of"]
 
 # The advanced-settings widgets every task tab has, in the order their values reach a handler.
@@ -99,15 +101,37 @@ def output_dir() -> Path:
 
 
 def write_wav(wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> str:
-    """Write audio to a content-named WAV file (same audio -> same file) and return its path."""
+    """Write audio to a content-named WAV file (same audio -> same file) and return its path.
+
+    Handlers run in several threads (and app processes may share the folder), and two requests
+    can produce the same audio: each writer fills its own temporary file (a unique name from
+    ``mkstemp``) and renames it into place, so no rename loses its source and no reader sees a
+    half-written file. The path is marked as offered for download first, so the output cleaner
+    (app/outputs.py) keeps it while a session may still fetch it.
+    """
     pcm = _pcm16(wav)
     digest = hashlib.sha1(pcm.tobytes()).hexdigest()[:20]
     path = output_dir() / f"mimo-{digest}.wav"
-    if not path.is_file():
-        tmp = path.with_suffix(f".{os.getpid()}.part")
-        sf.write(tmp, pcm, sample_rate, format="WAV", subtype="PCM_16")
-        os.replace(tmp, path)
+    OFFERED.touch(path)
+    if not _reused(path):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.stem}.", suffix=PART_SUFFIX)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                sf.write(f, pcm, sample_rate, format="WAV", subtype="PCM_16")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return str(path)
+
+
+def _reused(path: Path) -> bool:
+    """True when ``path`` already exists; its age restarts (what a cleaner in any process reads)."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def audio_file(wav: Optional[np.ndarray], sample_rate: int = SAMPLE_RATE) -> Optional[str]:

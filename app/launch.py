@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .outputs import DEFAULT_MAX_AGE_MIN, DEFAULT_MAX_MB
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 7860
@@ -52,7 +54,19 @@ def register(subparsers: Any) -> None:
     s.add_argument("--concurrency", type=int, default=4,
                    help="model requests run at once (the engine batches them)")
     s.add_argument("--max-queue", type=int, default=64, help="requests allowed to wait")
+    o = p.add_argument_group("output files (results, and uploads in gradio's cache)")
+    o.add_argument("--output-max-age-min", type=_positive, default=DEFAULT_MAX_AGE_MIN,
+                   help="remove files no session was offered for this many minutes")
+    o.add_argument("--output-max-mb", type=float, default=DEFAULT_MAX_MB,
+                   help="beyond this total size remove such files oldest first (0: no size bound)")
     p.set_defaults(func=main)
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return number
 
 
 # ----------------------------------------------------------------------------------- models
@@ -139,6 +153,21 @@ def launch(demo: Any, args: argparse.Namespace, *, block: bool = True) -> Any:
                        footer_links=["api", "gradio"])
 
 
+def start_output_cleaner(demo: Any, args: argparse.Namespace) -> Any:
+    """Sweep our output folder and gradio's cache on a daemon thread (app/outputs.py). Call it
+    after building the app, before serving: the files gradio has cached by then (example clips,
+    default values) are what every page refers to, so they are kept."""
+    from gradio.utils import get_upload_folder
+
+    from .inputs import output_dir
+    from .outputs import OutputBounds, OutputCleaner
+
+    built = [p for block in demo.blocks.values()
+             for p in (*getattr(block, "temp_files", ()), *getattr(block, "keep_in_cache", ()))]
+    bounds = OutputBounds.from_flags(args.output_max_age_min, args.output_max_mb)
+    return OutputCleaner([output_dir(), get_upload_folder()], bounds, keep=built).start()
+
+
 def ffmpeg_available() -> bool:
     """gradio encodes streamed audio with ffmpeg; without it only the final audio plays."""
     return shutil.which("ffmpeg") is not None
@@ -156,10 +185,13 @@ def make_handlers(model: Any, banner: Optional[str]) -> Any:
 
 def main(args: argparse.Namespace) -> int:
     from mimo_core.errors import MimoError
+    from .inputs import output_dir
     from .ui import build_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    # gradio's cache in a folder of our own: the cleaner must not age another app's files
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(output_dir() / "gradio"))
     try:
         choice = choose_models(args)
         model = open_model(choice, args)
@@ -169,5 +201,6 @@ def main(args: argparse.Namespace) -> int:
     if choice.banner:
         print(f"warning: {choice.banner}", file=sys.stderr)
     demo = build_app(make_handlers(model, choice.banner))
+    start_output_cleaner(demo, args)
     launch(demo, args)
     return 0

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.ui_helpers import new_context
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -47,6 +49,8 @@ def app_url(tiny_model, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:         # restored when the session ends
         mp.setenv("MIMO_APP_TMP", str(tmp_path_factory.mktemp("app_out")))
+        # gradio's cache of this session's own: no state shared with earlier runs or other apps
+        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_cache")))
         handlers = make_handlers(tiny_model, TINY_BANNER.format(reason="(tests) "))
         demo = build_app(handlers)
         port = _free_port()
@@ -70,9 +74,8 @@ def browser():
 
 @pytest.fixture
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = new_context(browser)
     page = context.new_page()
-    page.set_default_timeout(30_000)
     page.goto(app_url)
     page.wait_for_selector("#tiny-banner")
     yield page

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
-from tests.browser.ui_helpers import needs_ffmpeg  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
+from tests.browser.ui_helpers import RUN_TIMEOUT_S, api_client, needs_ffmpeg  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SHORT = {"seed": "1", "min_seconds": "", "max_seconds": "2"}     # quick, reproducible runs
@@ -22,7 +22,7 @@ def clip(name: str):
 
 @pytest.fixture(scope="module")
 def client(app_url):
-    return Client(app_url, verbose=False)
+    return api_client(app_url)
 
 
 def is_wav(path) -> bool:
@@ -65,7 +65,7 @@ def test_every_named_endpoint_answers(client):
         assert ok(result), (api, result)
         called.add(api)
         job = client.submit(**kwargs, api_name=f"{api}_stream")
-        job.result()
+        job.result(timeout=RUN_TIMEOUT_S)
         assert len(job.outputs()) >= 2, api              # progress, then the final values
         called.add(f"{api}_stream")
         client.predict(api_name=f"{api}_stop")                # nothing running: a no-op
@@ -85,12 +85,12 @@ def test_every_named_endpoint_answers(client):
 
 def run_stream(client, text: str) -> list:
     job = client.submit(text=text, **SHORT, api_name="/chat_stream")
-    job.result()
+    job.result(timeout=RUN_TIMEOUT_S)
     return job.outputs()
 
 
 def test_chat_history_lives_in_the_client_session(app_url):
-    a, b = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    a, b = api_client(app_url), api_client(app_url)
     a.predict(text="One.", **SHORT, api_name="/chat")
     a.predict(text="Two.", **SHORT, api_name="/chat")
     b.predict(text="Only.", **SHORT, api_name="/chat")
@@ -107,7 +107,7 @@ def test_chat_history_lives_in_the_client_session(app_url):
 def test_first_audio_chunk_arrives_before_generation_ends(client):
     job = client.submit(text="Streaming check.", mode="plain", voice_prompt=None, seed="4", min_seconds="8",
                         max_seconds="8", api_name="/tts_stream")
-    job.result()
+    job.result(timeout=RUN_TIMEOUT_S)
     outputs = job.outputs()
     # each streamed update carries the live player's HLS playlist as it was at that moment
     segments = [Path(o[0]).read_text().count("#EXTINF") if o[0] else 0 for o in outputs]
