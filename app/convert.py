@@ -17,6 +17,7 @@ from mimo_core.tasks import registry as r
 from mimo_core.tasks.types import Conversation, FewShotExample
 
 from .inputs import SAMPLER_FIELDS, audio_path_of, options_from
+from .outputs import OFFERED
 
 MAX_EXAMPLE_ROWS = 4          # few-shot example pairs the UI can show
 TTS_MODES = ("plain", "style instruction", "voice prompt", "natural instruction")
@@ -35,7 +36,11 @@ def _optional_text(value: Any) -> Optional[str]:
 
 def _audio(value: Any) -> Any:
     source = audio_path_of(value)
-    return None if (isinstance(source, str) and not source.strip()) else source
+    if isinstance(source, str):
+        if not source.strip():
+            return None
+        OFFERED.touch(source)           # an upload in use is not swept by the output cleaner
+    return source
 
 
 def _conversation(value: Any, task: str) -> Optional[Conversation]:
