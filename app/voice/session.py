@@ -59,7 +59,10 @@ class _Reply:
     finished_at: Optional[float] = None
 
     def playing(self, now: float) -> bool:
-        """Generating, or (estimated from the audio sent) still playing at the client."""
+        """Generating, or (estimated from the audio sent) still playing at the client; an
+        interrupted reply is neither."""
+        if self.cancel.is_set():
+            return False
         if self.finished_at is None:
             return True
         return self.first_audio_at is not None and now < self.first_audio_at + self.audio_s
