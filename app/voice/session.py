@@ -91,6 +91,7 @@ class VoiceSession:
         self._detector: Optional[TurnDetector] = None
         self._reply: Optional[_Reply] = None
         self._turn = 0                        # turns taken so far (the next turn is _turn + 1)
+        self._later: list[VoiceEvent] = []    # events next_event() read for later turns
         self.closed = False
 
     # ------------------------------------------------------------------ state
@@ -158,10 +159,10 @@ class VoiceSession:
     def _on_turn_end(self, event: TurnEnded) -> list[VoiceEvent]:
         self._turn += 1
         turn = self._turn
-        info = {"speech_end_s": event.speech_end_s, "at_s": event.at_s,
+        info = {"speech_end_s": event.speech_end_s, "at_s": event.at_s, "rate": event.sample_rate,
                 "seconds": round(event.duration_s, 3), "forced": event.forced}
         self._start_reply(turn, event.audio, event.sample_rate)
-        return [VoiceEvent(SPEECH_END, turn, info=info)]
+        return [VoiceEvent(SPEECH_END, turn, audio=event.audio, info=info)]
 
     # ------------------------------------------------------------------ replies
     def _start_reply(self, turn: int, audio: np.ndarray, rate: int) -> None:
@@ -213,6 +214,26 @@ class VoiceSession:
         self.outbox.put(VoiceEvent(REPLY_DONE, turn, text=text, info={
             "stop_reason": stop_reason, "seconds": round(self.clock() - started, 3),
             "audio_s": round(reply.audio_s, 3)}))
+
+    def next_event(self, turn: int, timeout_s: float) -> Optional[VoiceEvent]:
+        """The next outbox event of ``turn``, or None after ``timeout_s``: for a reader that
+        follows one turn at a time (the gradio tab). Events of earlier turns are dropped, those
+        of later turns kept for the next reader. (The websocket reads :attr:`outbox` itself.)"""
+        self._later = [ev for ev in self._later if ev.turn >= turn]
+        for i, ev in enumerate(self._later):
+            if ev.turn == turn:
+                return self._later.pop(i)
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                ev = self.outbox.get(timeout=left)
+            except queue.Empty:
+                return None
+            if ev.turn == turn:
+                return ev
+            if ev.turn > turn:
+                self._later.append(ev)
+        return None
 
     # ------------------------------------------------------------------ control
     def interrupt(self) -> None:
