@@ -34,6 +34,11 @@ POLL_S = 0.1
 
 LISTENING = "Listening: speak, then pause."
 STOP_PLAYBACK_JS = """() => { document.querySelectorAll('#voice-live audio').forEach(a => a.pause()); }"""
+# Start / Stop press the microphone's own record / stop button (then run the server function)
+_PRESS = """(...args) => {{ document.querySelector('#voice-mic button.{cls}')?.click(); {extra} return args; }}"""
+START_JS = _PRESS.format(cls="record-button", extra="")
+STOP_JS = _PRESS.format(cls="stop-button",
+                        extra="document.querySelectorAll('#voice-live audio').forEach(a => a.pause());")
 
 
 def _messages(conversation: Optional[Conversation]) -> list[dict]:
@@ -63,13 +68,13 @@ class VoiceHandlers:
         return session
 
     def start(self, session: Any, *settings: Any) -> tuple:
-        return self.session(session, *settings), gr.Audio(recording=True), LISTENING
+        return self.session(session, *settings), LISTENING
 
     @staticmethod
-    def stop(session: Any) -> tuple:
+    def stop(session: Any) -> str:
         if isinstance(session, VoiceSession):
             session.interrupt()
-        return gr.Audio(recording=False), "Stopped. Press Start to talk again."
+        return "Stopped. Press Start to talk again."
 
     @staticmethod
     def clear(session: Any) -> tuple:
@@ -161,10 +166,10 @@ def voice_tab(h: Any) -> None:
                 system = gr.Textbox(label="System prompt", value=DEFAULT_DIALOGUE_SYSTEM_PROMPT,
                                     lines=2)
     settings = [pause, voice, system, max_reply]
-    start.click(v.start, [session, *settings], [session, mic, status], api_visibility="private",
-                queue=False)
-    stop.click(v.stop, [session], [mic, status], api_visibility="private",
-               queue=False).then(None, js=STOP_PLAYBACK_JS)
+    start.click(v.start, [session, *settings], [session, status], js=START_JS, queue=False,
+                show_progress="hidden", api_visibility="private")
+    stop.click(v.stop, [session], [status], js=STOP_JS, queue=False, show_progress="hidden",
+               api_visibility="private")
     clear.click(v.clear, [session], [chat, status], api_visibility="private", queue=False)
     mic.stream(v.hear, [mic, session, *settings], [session, turn, barge, status],
                stream_every=STREAM_EVERY_S, time_limit=SESSION_LIMIT_S, concurrency_limit=None,
