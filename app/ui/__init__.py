@@ -36,6 +36,7 @@ CSS = """
 #tiny-banner { background: #b91c1c; color: #fff; padding: 14px 18px; border-radius: 8px;
                font-size: 1.05rem; }
 #tiny-banner a, #tiny-banner code { color: #fff; }
+.tab-wrapper button { padding-left: 10px; padding-right: 10px; }     /* ten tabs fit 1280 px */
 """
 
 
