@@ -173,9 +173,12 @@ def voice_tab(h: Any) -> None:
     clear.click(v.clear, [session], [chat, status], api_visibility="private", queue=False)
     mic.stream(v.hear, [mic, session, *settings], [session, turn, barge, status],
                stream_every=STREAM_EVERY_S, time_limit=SESSION_LIMIT_S, concurrency_limit=None,
-               concurrency_id="voice-mic", show_progress="hidden", api_visibility="private")
-    # the reply event only waits on the session (the engine does the work and batches it)
+               concurrency_id="voice-mic", show_progress="hidden", show_progress_on=[turn],
+               api_visibility="private")
+    # the reply event only waits on the session (the engine does the work and batches it);
+    # progress timers go to the hidden turn number, not over the status line
     turn.change(v.reply, [session, turn], [chat, live, status], concurrency_limit=None,
-                concurrency_id="voice-reply", show_progress="hidden", trigger_mode="always_last",
+                concurrency_id="voice-reply", show_progress="hidden", show_progress_on=[turn],
+                trigger_mode="always_last",
                 api_visibility="private")
     barge.change(None, None, None, js=STOP_PLAYBACK_JS)
