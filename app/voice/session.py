@@ -38,6 +38,7 @@ REPLY_TEXT = "reply_text"             # text delta of the reply
 REPLY_AUDIO = "reply_audio"           # 24 kHz float32 chunk of the reply
 REPLY_DONE = "reply_done"             # the reply ended (stop_reason "cancelled" when interrupted)
 ERROR = "error"                       # a readable one-line problem (bad prompt, too long...)
+PLAYBACK_MARGIN_S = 1.0               # a client starts and buffers playback a little late
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ class _Reply:
             return False
         if self.finished_at is None:
             return True
-        return self.first_audio_at is not None and now < self.first_audio_at + self.audio_s
+        return (self.first_audio_at is not None
+                and now < self.first_audio_at + self.audio_s + PLAYBACK_MARGIN_S)
 
 
 class VoiceSession:

@@ -6,8 +6,8 @@ which rides the app's normal gradio connection, so it works locally, with ``--sh
 Spaces without a TURN server. Each browser session keeps its :class:`VoiceSession` (and so its
 conversation) in a ``gr.State``. The microphone event feeds the session; when a turn ends it
 bumps a hidden turn number, whose change starts the reply event that streams the reply's audio
-to an autoplaying player and its text to the chat; a barge-in bumps a hidden number whose
-change pauses the player in the browser.
+to an autoplaying player and its text to the chat; the start of any speech bumps a hidden
+number whose change pauses the player in the browser (barge-in).
 """
 
 from __future__ import annotations
@@ -91,9 +91,10 @@ class VoiceHandlers:
         turn, barge, status = gr.skip(), gr.skip(), gr.skip()
         for event in session.feed(samples, int(rate)):
             if event.kind == SPEECH_START:
-                status = "Hearing you..."
+                # the user talks: stop any playback (also a reply the server thinks is over)
+                barge, status = event.turn, "Hearing you..."
             elif event.kind == BARGE_IN:
-                barge, status = event.turn, "Interrupted: go on."
+                status = "Interrupted: go on."
             elif event.kind == SPEECH_END:
                 turn, status = event.turn, "Thinking..."
         return session, turn, barge, status
