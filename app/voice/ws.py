@@ -22,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import json
+import queue
 from typing import Any, Optional
 
 import numpy as np
@@ -111,7 +112,7 @@ class _Connection:
         while True:
             try:
                 event = self.session.outbox.get_nowait()
-            except Exception:  # noqa: BLE001 - queue.Empty: nothing yet
+            except queue.Empty:
                 await asyncio.sleep(POLL_S)
                 continue
             if event.kind == BARGE_IN:
