@@ -135,8 +135,9 @@ def allowed_paths() -> list[str]:
     return [str(ASSETS_DIR), str(output_dir())]
 
 
-def launch(demo: Any, args: argparse.Namespace, *, block: bool = True) -> Any:
-    """Queue settings, then serve; ``--share`` degrades to local with one clear line."""
+def launch(demo: Any, args: argparse.Namespace, *, block: bool = True, routes: tuple = ()) -> Any:
+    """Queue settings, then serve; ``--share`` degrades to local with one clear line.
+    ``routes``: extra server routes (the voice-chat websocket)."""
     from .ui import CSS
 
     demo.queue(default_concurrency_limit=max(1, args.concurrency), max_size=max(1, args.max_queue))
@@ -150,7 +151,7 @@ def launch(demo: Any, args: argparse.Namespace, *, block: bool = True) -> Any:
     return demo.launch(server_name=args.server_name, server_port=args.port, share=share,
                        root_path=args.root_path, allowed_paths=allowed_paths(), css=CSS,
                        show_error=True, prevent_thread_lock=not block,
-                       footer_links=["api", "gradio"])
+                       footer_links=["api", "gradio"], app_kwargs={"routes": list(routes)})
 
 
 def start_output_cleaner(demo: Any, args: argparse.Namespace) -> Any:
@@ -200,7 +201,9 @@ def main(args: argparse.Namespace) -> int:
         return 1
     if choice.banner:
         print(f"warning: {choice.banner}", file=sys.stderr)
-    demo = build_app(make_handlers(model, choice.banner))
+    from .voice import voice_routes
+    handlers = make_handlers(model, choice.banner)
+    demo = build_app(handlers)
     start_output_cleaner(demo, args)
-    launch(demo, args)
+    launch(demo, args, routes=voice_routes(handlers.backend, handlers.limits))
     return 0

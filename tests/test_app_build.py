@@ -34,7 +34,7 @@ def _components(config, kind):
 def test_every_tab_is_built_in_order(config):
     labels = [c["props"].get("label") for c in _components(config, "tabitem")]
     assert labels == [label for label, _, _ in TABS]
-    assert len(labels) == 9
+    assert len(labels) == 10
 
 
 def test_every_task_has_a_stream_a_one_shot_and_a_stop_endpoint(config):
@@ -55,7 +55,7 @@ def test_model_events_share_one_concurrency_group(demo):
 
 def test_audio_inputs_take_upload_and_microphone(config):
     inputs = [c for c in _components(config, "audio") if c["props"].get("interactive") is not False
-              and c["props"].get("visible") is not False]
+              and c["props"].get("visible") is not False and not c["props"].get("streaming")]
     assert len(inputs) >= 8
     for c in inputs:
         assert c["props"]["sources"] == ["upload", "microphone"], c["props"].get("label")
@@ -63,9 +63,9 @@ def test_audio_inputs_take_upload_and_microphone(config):
 
 def test_streaming_players_and_downloadable_results(config):
     audio = _components(config, "audio")
-    live = [c for c in audio if c["props"].get("streaming")]
+    live = [c for c in audio if c["props"].get("streaming") and c["props"].get("interactive") is False]
     full = [c for c in audio if "full-audio" in (c["props"].get("elem_classes") or [])]
-    assert len(live) == 4 and len(full) == 4          # continue, s2s, tts, dialogue
+    assert len(live) == 5 and len(full) == 4          # continue, s2s, tts, dialogue (+ voice chat's live reply)
     assert all("download" in c["props"]["buttons"] for c in full)
 
 
@@ -83,7 +83,7 @@ def test_banner_shows_only_for_the_demo_model(config):
 
 def test_each_chat_tab_has_its_own_session_state(config):
     states = _components(config, "state")
-    assert len(states) == 3
+    assert len(states) == 4
 
 
 def test_named_gives_api_parameters_real_names():

@@ -15,6 +15,7 @@ import gradio as gr
 from .tabs_base import continuation_tab, few_shot_tab
 from .tabs_chat import chat_tab, dialogue_tab, model_tab, s2t_tab
 from .tabs_instruct import asr_tab, tts_tab, understanding_tab
+from ..voice.tab import voice_tab
 
 TITLE = "MiMo-Audio Studio"
 # (tab label, elem id, builder); the order is the order on screen
@@ -25,6 +26,7 @@ TABS = (
     ("ASR", "tab-asr", asr_tab),
     ("Audio Understanding", "tab-understand", understanding_tab),
     ("Spoken Dialogue", "tab-dialogue", dialogue_tab),
+    ("Voice Chat", "tab-voice", voice_tab),
     ("Speech-to-Text Dialogue", "tab-s2t", s2t_tab),
     ("Text Chat", "tab-chat", chat_tab),
     ("Model", "tab-model", model_tab),
@@ -34,6 +36,7 @@ CSS = """
 #tiny-banner { background: #b91c1c; color: #fff; padding: 14px 18px; border-radius: 8px;
                font-size: 1.05rem; }
 #tiny-banner a, #tiny-banner code { color: #fff; }
+.tab-wrapper button { padding-left: 10px; padding-right: 10px; }     /* ten tabs fit 1280 px */
 """
 
 
