@@ -52,6 +52,8 @@ def register(subparsers: Any) -> None:
     s.add_argument("--concurrency", type=int, default=4,
                    help="model requests run at once (the engine batches them)")
     s.add_argument("--max-queue", type=int, default=64, help="requests allowed to wait")
+    from .serve import add_api_args
+    add_api_args(p)             # --api-key --cors-origin --voices --max-upload-mb (the /v1 API)
     p.set_defaults(func=main)
 
 
@@ -121,8 +123,9 @@ def allowed_paths() -> list[str]:
     return [str(ASSETS_DIR), str(output_dir())]
 
 
-def launch(demo: Any, args: argparse.Namespace, *, block: bool = True) -> Any:
-    """Queue settings, then serve; ``--share`` degrades to local with one clear line."""
+def launch(demo: Any, args: argparse.Namespace, *, block: bool = True, api: Any = None) -> Any:
+    """Queue settings, then serve; ``--share`` degrades to local with one clear line.
+    ``api``: the OpenAI-compatible FastAPI app, served under /v1 on the same port."""
     from .ui import CSS
 
     demo.queue(default_concurrency_limit=max(1, args.concurrency), max_size=max(1, args.max_queue))
@@ -133,10 +136,16 @@ def launch(demo: Any, args: argparse.Namespace, *, block: bool = True) -> Any:
             print(f"--share: the Gradio share server cannot be reached from this network ({why}); "
                   f"serving locally only, on http://{args.server_name}:{args.port}", file=sys.stderr)
             share = False
+    app_kwargs = None
+    if api is not None:
+        from .openai_api import mount_route
+        from .serve import warn_if_exposed
+        warn_if_exposed(args, share)
+        app_kwargs = {"routes": [mount_route(api)]}
     return demo.launch(server_name=args.server_name, server_port=args.port, share=share,
                        root_path=args.root_path, allowed_paths=allowed_paths(), css=CSS,
                        show_error=True, prevent_thread_lock=not block,
-                       footer_links=["api", "gradio"])
+                       footer_links=["api", "gradio"], app_kwargs=app_kwargs)
 
 
 def ffmpeg_available() -> bool:
@@ -169,5 +178,8 @@ def main(args: argparse.Namespace) -> int:
     if choice.banner:
         print(f"warning: {choice.banner}", file=sys.stderr)
     demo = build_app(make_handlers(model, choice.banner))
-    launch(demo, args)
+    from .backend import make_backend
+    from .openai_api import build_api
+    from .serve import api_config
+    launch(demo, args, api=build_api(make_backend(model), api_config(args)))
     return 0

@@ -1,0 +1,89 @@
+"""Server-sent events, and running the model's blocking stream from async routes.
+
+:func:`model_events` pulls the backend's ``stream()`` events in worker threads; when the
+client goes away (or the stream ends) it sets the request's cancel event, which frees the
+engine slot at the next step, and releases the in-flight slot.
+:class:`ThinkSplitter` separates a thinking model's reasoning from its answer as text
+streams, on the ``</think>`` marker, even when the marker arrives split across deltas.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Optional
+
+from starlette.concurrency import iterate_in_threadpool
+
+from .admission import Slot
+from .errors import as_api_error
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+DONE = "data: [DONE]\n\n"
+
+
+def sse(data: Any, event: Optional[str] = None) -> str:
+    """One SSE message: an optional ``event:`` line and a JSON ``data:`` line."""
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def sse_error(exc: BaseException) -> str:
+    """An error after the stream began (status already sent): OpenAI's error body as data."""
+    return sse(as_api_error(exc).body(), event="error")
+
+
+async def model_events(events: Iterator, cancel: threading.Event, slot: Slot) -> AsyncIterator:
+    """The backend's stream events, pulled off the event loop; cancel + release when done."""
+    try:
+        async for event in iterate_in_threadpool(events):
+            yield event
+    finally:
+        cancel.set()
+        slot.release()
+
+
+class ThinkSplitter:
+    """Text deltas -> (reasoning delta, content delta). Before ``</think>`` is seen the text is
+    reasoning (a leading ``<think>`` dropped); after it, content. A tail that could be the
+    start of a marker is held back until the next delta tells."""
+
+    def __init__(self, enabled: bool):
+        self.in_thinking = enabled
+        self._held = ""
+        self._seen_text = False
+
+    def push(self, delta: str) -> tuple[str, str]:
+        if not self.in_thinking:
+            return "", delta
+        text = self._held + delta
+        self._held = ""
+        if not self._seen_text:
+            stripped = text.lstrip()
+            if THINK_OPEN.startswith(stripped) and len(stripped) < len(THINK_OPEN):
+                self._held = text                       # maybe the opening tag, still arriving
+                return "", ""
+            if stripped.startswith(THINK_OPEN):
+                text = stripped[len(THINK_OPEN):]
+            self._seen_text = True
+        end = text.find(THINK_CLOSE)
+        if end >= 0:
+            self.in_thinking = False
+            return text[:end], text[end + len(THINK_CLOSE):].lstrip("\n")
+        keep = _marker_prefix_len(text, THINK_CLOSE)
+        self._held = text[len(text) - keep:] if keep else ""
+        return text[:len(text) - keep], ""
+
+    def finish(self) -> tuple[str, str]:
+        """End of text: whatever was held back is reasoning (the marker never came)."""
+        held, self._held = self._held, ""
+        return (held, "") if self.in_thinking else ("", held)
+
+
+def _marker_prefix_len(text: str, marker: str) -> int:
+    """Length of the longest suffix of ``text`` that is a proper prefix of ``marker``."""
+    for n in range(min(len(text), len(marker) - 1), 0, -1):
+        if marker.startswith(text[-n:]):
+            return n
+    return 0
