@@ -73,10 +73,10 @@ class _Reply:
         if result.thinking:
             message["reasoning_content"] = result.thinking
         if self.speaks:
-            entry = self.cache.put(self.audio_id, result.audio, result.text)
+            entry = self.cache.put(self.audio_id, result.audio, result.answer)
             message["content"] = None
             message["audio"] = {"id": self.audio_id, "data": b64(encode(result.audio, audio_format)),
-                                "expires_at": entry.expires_at, "transcript": result.text}
+                                "expires_at": entry.expires_at, "transcript": result.answer}
         return {**self._base("chat.completion"),
                 "choices": [{"index": 0, "message": message, "logprobs": None,
                              "finish_reason": FINISH_REASONS.get(result.stop_reason, "stop")}],
@@ -123,7 +123,7 @@ class _Reply:
         finish = FINISH_REASONS.get(result.stop_reason, "stop")
         delta = {}
         if self.speaks:
-            entry = self.cache.put(self.audio_id, result.audio, result.text)
+            entry = self.cache.put(self.audio_id, result.audio, result.answer)
             delta = {"audio": {"id": self.audio_id, "expires_at": entry.expires_at}}
         out = self._chunk(delta, finish)
         if include_usage:

@@ -47,38 +47,49 @@ async def model_events(events: Iterator, cancel: threading.Event, slot: Slot) ->
 class ThinkSplitter:
     """Text deltas -> (reasoning delta, content delta). Before ``</think>`` is seen the text is
     reasoning (a leading ``<think>`` dropped); after it, content. A tail that could be the
-    start of a marker is held back until the next delta tells."""
+    start of a marker is held back until the next delta tells. Leading whitespace of each
+    part is dropped, as :func:`mimo_core.thinking.split_thinking` strips it."""
 
     def __init__(self, enabled: bool):
         self.in_thinking = enabled
         self._held = ""
-        self._seen_text = False
+        self._opening = enabled                  # a "<think>" may still open the text
+        self._started = {"reasoning": False, "content": False}
 
     def push(self, delta: str) -> tuple[str, str]:
         if not self.in_thinking:
-            return "", delta
+            return "", self._emit("content", delta)
         text = self._held + delta
         self._held = ""
-        if not self._seen_text:
+        if self._opening:
             stripped = text.lstrip()
-            if THINK_OPEN.startswith(stripped) and len(stripped) < len(THINK_OPEN):
+            if len(stripped) < len(THINK_OPEN) and THINK_OPEN.startswith(stripped):
                 self._held = text                       # maybe the opening tag, still arriving
                 return "", ""
+            self._opening = False
             if stripped.startswith(THINK_OPEN):
                 text = stripped[len(THINK_OPEN):]
-            self._seen_text = True
         end = text.find(THINK_CLOSE)
         if end >= 0:
             self.in_thinking = False
-            return text[:end], text[end + len(THINK_CLOSE):].lstrip("\n")
+            return (self._emit("reasoning", text[:end].rstrip()),
+                    self._emit("content", text[end + len(THINK_CLOSE):]))
         keep = _marker_prefix_len(text, THINK_CLOSE)
         self._held = text[len(text) - keep:] if keep else ""
-        return text[:len(text) - keep], ""
+        return self._emit("reasoning", text[:len(text) - keep]), ""
 
     def finish(self) -> tuple[str, str]:
         """End of text: whatever was held back is reasoning (the marker never came)."""
         held, self._held = self._held, ""
-        return (held, "") if self.in_thinking else ("", held)
+        if self.in_thinking:
+            return self._emit("reasoning", held), ""
+        return "", self._emit("content", held)
+
+    def _emit(self, part: str, text: str) -> str:
+        if not self._started[part]:
+            text = text.lstrip()
+            self._started[part] = bool(text)
+        return text
 
 
 def _marker_prefix_len(text: str, marker: str) -> int:
