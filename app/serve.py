@@ -48,6 +48,9 @@ def add_api_args(parser: argparse.ArgumentParser) -> None:
                         "(default: the voice prompts in assets/)")
     g.add_argument("--max-upload-mb", type=float, default=None,
                    help="largest request body in MB (default: enough for the longest allowed audio)")
+    g.add_argument("--max-tokens", type=int, default=None,
+                   help="most groups one request may generate (1 group = 0.16 s of speech; "
+                        "default: the model's context)")
 
 
 def api_config(args: argparse.Namespace) -> Any:
@@ -56,7 +59,8 @@ def api_config(args: argparse.Namespace) -> Any:
 
     cap = int(args.max_upload_mb * BYTES_PER_MB) if args.max_upload_mb else None
     return ApiConfig(api_key=args.api_key or None, max_in_flight=args.max_queue, max_upload_bytes=cap,
-                     cors_origins=tuple(args.cors_origin), voices_dir=args.voices)
+                     cors_origins=tuple(args.cors_origin), voices_dir=args.voices,
+                     max_tokens=args.max_tokens)
 
 
 def warn_if_exposed(args: argparse.Namespace, share: bool = False) -> Optional[str]:

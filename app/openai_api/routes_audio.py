@@ -25,7 +25,7 @@ from .admission import read_body, replay
 from .audio import audio_part_bytes, b64, encode, media_type, pcm16, streaming_wav_header
 from .errors import bad_request
 from .params import (SPEECH_STREAM_FORMATS, TRANSCRIPTION_FORMATS, check_speed, choice, flag,
-                     language_code, options, speech_format, text_field)
+                     language_code, speech_format, text_field)
 from .streaming import sse, sse_error
 
 STREAMED_FORMATS = ("pcm", "wav")
@@ -50,7 +50,7 @@ def add_routes(api: FastAPI, ctx) -> None:
             voice = audio_part_bytes({"type": "input_audio", "input_audio": data["voice_audio"]},
                                      "voice_audio")
         task = TTSRequest(text=text, instruct=text_field(data, "instructions") or None,
-                          voice_prompt=voice, natural=flag(data, "natural"), options=options(data))
+                          voice_prompt=voice, natural=flag(data, "natural"), options=ctx.options(data))
         if stream_format == "sse":
             return StreamingResponse(_speech_sse(await ctx.stream(task)), media_type=SSE_MEDIA_TYPE)
         if fmt in STREAMED_FORMATS:
@@ -75,7 +75,7 @@ def add_routes(api: FastAPI, ctx) -> None:
         fmt = choice(fields, "response_format", TRANSCRIPTION_FORMATS, "json")
         language = language_code(fields.get("language"))
         audio = await upload.read()
-        task = ASRRequest(audio=audio, language=language, options=options(fields))
+        task = ASRRequest(audio=audio, language=language, options=ctx.options(fields))
         if flag(fields, "stream"):
             return StreamingResponse(_transcript_sse(await ctx.stream(task)), media_type=SSE_MEDIA_TYPE)
         result = await ctx.run(task)

@@ -24,7 +24,7 @@ from .audio import b64, encode, pcm16
 from .catalog import INSTRUCT, MODEL_IDS
 from .chat import build_request, read_messages
 from .errors import bad_request
-from .params import chat_output, flag, options, reject_unsupported_chat
+from .params import chat_output, flag, reject_unsupported_chat
 from .streaming import DONE, ThinkSplitter, sse, sse_error
 
 FINISH_REASONS = {"stop_token": "stop", "max_new_groups": "length", "context_limit": "length",
@@ -46,7 +46,7 @@ def add_routes(api: FastAPI, ctx) -> None:
         voice = ctx.voices.prompt((data.get("audio") or {}).get("voice"), "audio.voice")
         task = build_request(read_messages(data.get("messages"), ctx.cache), wants_audio=wants_audio,
                              thinking=thinking, voice_prompt=voice,
-                             options=options(data))
+                             options=ctx.options(data))
         reply = _Reply(MODEL_IDS[INSTRUCT], wants_audio, ctx.cache)
         if stream:
             include_usage = flag(data.get("stream_options") or {}, "include_usage")

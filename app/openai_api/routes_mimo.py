@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 
-from mimo_core.tasks import ContinueRequest, FewShotExample, S2SRequest
+from mimo_core.tasks import ContinueRequest, FewShotExample, S2SRequest, groups_for_seconds
 
 from .audio import OUTPUT_FORMATS, audio_part_bytes, b64, encode
 from .catalog import BASE
 from .errors import bad_request
-from .params import choice, number, options, text_field
+from .params import choice, number, text_field
 
 DEFAULT_CONTINUE_S = 10.0
 
@@ -30,8 +30,9 @@ def add_routes(api: FastAPI, ctx) -> None:
         ctx.catalog.role_of(data.get("model"), needs=BASE, task="speech continuation")
         fmt = choice(data, "response_format", OUTPUT_FORMATS, "wav")
         duration = number(data, "duration_s", float, 0)
-        task = ContinueRequest(audio=_audio(data, "audio"), options=options(data),
-                               duration_s=DEFAULT_CONTINUE_S if duration is None else duration)
+        duration = DEFAULT_CONTINUE_S if duration is None else duration
+        task = ContinueRequest(audio=_audio(data, "audio"), duration_s=duration,
+                               options=ctx.options(data, groups_for_seconds(duration)))
         return _answer(await ctx.run(task), fmt)
 
     @api.post("/mimo/s2s")
@@ -51,7 +52,7 @@ def add_routes(api: FastAPI, ctx) -> None:
                                         output_audio=_audio(ex, "output_audio", f"examples[{n}]."),
                                         transcript=text_field(ex, "transcript", required=True)))
         task = S2SRequest(audio=_audio(data, "audio"), instruction=text_field(data, "instruction", required=True),
-                          examples=tuple(pairs), options=options(data))
+                          examples=tuple(pairs), options=ctx.options(data))
         return _answer(await ctx.run(task), fmt)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from fastapi import Depends, FastAPI, Request
@@ -22,7 +22,7 @@ from .admission import InFlight, ReadyGate, default_upload_cap, read_body
 from .audio_cache import AudioCache
 from .catalog import INSTRUCT, Catalog
 from .errors import ApiError, as_api_error
-from .params import parse_json
+from .params import options, parse_json
 from .streaming import model_events
 from .voices import Voices
 
@@ -38,6 +38,7 @@ class ApiConfig:
     max_upload_bytes: Optional[int] = None          # None: from the backend's audio length limit
     cors_origins: tuple[str, ...] = ()
     voices_dir: Optional[str] = None
+    max_tokens: Optional[int] = None                # cap on generated groups per request
     audio_cache: AudioCache = field(default_factory=AudioCache)
 
 
@@ -58,6 +59,15 @@ class ApiContext:
         """Ready check, then the capped body parsed as a JSON object."""
         self.ready.check()
         return parse_json(await read_body(request, self.upload_cap))
+
+    def options(self, data: dict, task_groups: Optional[int] = None) -> Any:
+        """The request's generation options, its length capped by ``--max-tokens``
+        (``task_groups``: the length the task itself asks for, e.g. a continuation's)."""
+        opts = options(data)
+        cap = self.config.max_tokens
+        if cap is None:
+            return opts
+        return replace(opts, max_new_groups=min(opts.max_new_groups or task_groups or cap, cap))
 
     def require_instruct(self, data: dict, task: str) -> None:
         self.catalog.role_of(data.get("model"), needs=INSTRUCT, task=task)
