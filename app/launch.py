@@ -52,8 +52,9 @@ def register(subparsers: Any) -> None:
     s.add_argument("--concurrency", type=int, default=4,
                    help="model requests run at once (the engine batches them)")
     s.add_argument("--max-queue", type=int, default=64, help="requests allowed to wait")
-    from .serve import add_api_args
+    from .serve import add_api_args, add_engine_args
     add_api_args(p)             # --api-key --cors-origin --voices --max-upload-mb (the /v1 API)
+    add_engine_args(p)          # --engine-url: remote engines instead of local weights
     p.set_defaults(func=main)
 
 
@@ -169,17 +170,16 @@ def main(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from .backend import make_backend
+    from .openai_api import build_api
+    from .serve import api_config, open_engine
     try:
-        choice = choose_models(args)
-        model = open_model(choice, args)
+        model, banner, local = open_engine(args)      # local weights, or --engine-url
     except MimoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if choice.banner:
-        print(f"warning: {choice.banner}", file=sys.stderr)
-    demo = build_app(make_handlers(model, choice.banner))
-    from .backend import make_backend
-    from .openai_api import build_api
-    from .serve import api_config
-    launch(demo, args, api=build_api(make_backend(model), api_config(args)))
+    if banner:
+        print(f"warning: {banner}", file=sys.stderr)
+    demo = build_app(make_handlers(model, banner))
+    launch(demo, args, api=build_api(make_backend(model) if local else model, api_config(args)))
     return 0

@@ -16,6 +16,7 @@ import sys
 from typing import Any, Optional
 
 DEFAULT_PORT = 8000
+ENGINE_KEY_ENV = "MIMO_ENGINE_API_KEY"
 
 
 def register(subparsers: Any) -> None:
@@ -31,6 +32,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--root-path", default=None, help="URL prefix when served behind a proxy")
     s.add_argument("--max-queue", type=int, default=64, help="API requests allowed in flight (429 beyond)")
     add_api_args(p)
+    add_engine_args(p)
     p.set_defaults(func=main)
 
 
@@ -51,6 +53,26 @@ def add_api_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--max-tokens", type=int, default=None,
                    help="most groups one request may generate (1 group = 0.16 s of speech; "
                         "default: the model's context)")
+
+
+def add_engine_args(parser: argparse.ArgumentParser) -> None:
+    """``--engine-url``: use remote engines instead of loading weights here."""
+    g = parser.add_argument_group("remote engines")
+    g.add_argument("--engine-url", default=None, metavar="URL[,URL...]",
+                   help="run every task on these MiMo-Audio servers (our `serve` or app's /v1) "
+                        "instead of loading the model here; calls go to the least busy one")
+    g.add_argument("--engine-api-key", default=os.environ.get(ENGINE_KEY_ENV),
+                   help=f"the engines' API key (default: ${ENGINE_KEY_ENV})")
+
+
+def open_engine(args: argparse.Namespace) -> tuple[Any, Optional[str], bool]:
+    """(backend, demo banner or None, is local) for the model flags or ``--engine-url``."""
+    if getattr(args, "engine_url", None):
+        from mimo_core.remote import RemoteBackend
+        return RemoteBackend.from_urls(args.engine_url, api_key=args.engine_api_key), None, False
+    from .launch import choose_models, open_model
+    choice = choose_models(args)
+    return open_model(choice, args), choice.banner, True
 
 
 def api_config(args: argparse.Namespace) -> Any:
@@ -95,21 +117,19 @@ def main(args: argparse.Namespace) -> int:
     from mimo_core.errors import MimoError
 
     from .backend import make_backend
-    from .launch import choose_models, open_model
     from .openai_api.admission import ReadyGate
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        choice = choose_models(args)
-        model = open_model(choice, args)
+        model, banner, local = open_engine(args)
     except MimoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if choice.banner:
-        print(f"warning: {choice.banner}", file=sys.stderr)
+    if banner:
+        print(f"warning: {banner}", file=sys.stderr)
     warn_if_exposed(args)
-    backend = make_backend(model)
-    ready = ReadyGate(lambda: preload(backend)).start()
+    backend = make_backend(model) if local else model
+    ready = ReadyGate(lambda: preload(backend) if local else None).start()
     app = build_server_app(backend, api_config(args), ready)
     uvicorn.run(app, host=args.server_name, port=args.port, root_path=args.root_path or "",
                 log_level="info")

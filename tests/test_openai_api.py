@@ -329,3 +329,18 @@ def test_503_while_loading_then_ready(model):
         release.set()
         assert gate.wait(10)
         assert len(call().content) > 0
+
+
+def test_cors_off_by_default_and_on_for_named_origins(model, url):
+    from app.openai_api import ApiConfig
+    from app.serve import build_server_app
+
+    preflight = {"Origin": "http://app.example", "Access-Control-Request-Method": "POST"}
+    off = httpx.options(f"{url}/v1/chat/completions", headers=preflight, timeout=30)
+    assert "access-control-allow-origin" not in off.headers
+    with serving(build_server_app(model, ApiConfig(cors_origins=("http://app.example",)))) as base:
+        on = httpx.options(f"{base}/v1/chat/completions", headers=preflight, timeout=30)
+        other = httpx.options(f"{base}/v1/chat/completions", timeout=30,
+                              headers={**preflight, "Origin": "http://evil.example"})
+    assert on.headers.get("access-control-allow-origin") == "http://app.example"
+    assert "access-control-allow-origin" not in other.headers

@@ -10,7 +10,8 @@ What the messages hold picks the task (the last message must be the user's):
 Earlier messages become the ``Conversation``'s display turns (the facade rebuilds a
 multi-turn prompt from them). A system message's text is the spoken-dialogue system prompt;
 an audio part in it is the voice prompt (as vLLM-Omni does). Assistant turns give their
-text; one that spoke names its audio by ``audio: {"id"}``, kept in :class:`AudioCache`.
+text; one that spoke names its audio by ``audio: {"id"}``, kept in :class:`AudioCache`, or
+(our extension, used by remote clients) carries it as an ``input_audio`` part.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _message(raw: object, n: int, cache: AudioCache) -> Message:
             kind = part.get("type") if isinstance(part, dict) else None
             if kind == "text" and isinstance(part.get("text"), str):
                 texts.append(part["text"])
-            elif kind in AUDIO_PARTS and role != "assistant":
+            elif kind in AUDIO_PARTS:                   # an assistant's: our extension
                 if msg.audio is not None:
                     raise bad_request(f"{param} has more than one audio part; send one clip per message",
                                       param=where)
