@@ -41,7 +41,7 @@ from mimo_core.engine.delay import num_steps  # noqa: E402
 from mimo_core.engine.top_p import top_p_filter, top_p_reference  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
 from mimo_core.lm.tiny import tiny_config, write_tiny_lm  # noqa: E402
-from mimo_core.tasks.defaults import TASK_DEFAULTS  # noqa: E402
+from mimo_core.tasks.registry import TASKS  # noqa: E402
 
 VOCAB = 151680
 EMPTY = 151667                   # where the release's tokenizer puts <|empty|>
@@ -54,8 +54,7 @@ CONFIGS = {
 # <|empty|> raised in lm_head (as in the fixtures) so that a share of groups is speech
 EMPTY_ROW_NORM = {"tiny": 15.0, "mid": 40.0}
 # the spoken-dialogue defaults of spec section 7 (a task that mixes text and speech groups)
-TEXT = SamplerConfig(**asdict(TASK_DEFAULTS["dialogue"].text))
-AUDIO = SamplerConfig(**asdict(TASK_DEFAULTS["dialogue"].audio))
+TEXT, AUDIO = TASKS["dialogue"].text, TASKS["dialogue"].audio
 EMPTY_CODES = tiny_config(VOCAB).speech_empty_ids      # the release's empty ids (both configs)
 
 

@@ -1,4 +1,5 @@
-"""Per-task defaults (spec section 7), option merging, lengths and limits: pure, no model."""
+"""Per-task defaults (docs/FORMAT.md section 7) as declared in the task registry, option merging,
+lengths and limits: pure, no model."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from mimo_core.constants import MAX_CONTEXT_GROUPS
 from mimo_core.errors import InputTooLongError, PromptError
 from mimo_core.resolve import Role
 from mimo_core.tasks import GenerationOptions, Limits
-from mimo_core.tasks.defaults import (CONTINUE_MIN_NEW_GROUPS, GREEDY, TASK_DEFAULTS, Sampling,
-                                      groups_for_seconds, resolve_options)
+from mimo_core.sampler_config import GREEDY, SamplerConfig as Sampling
+from mimo_core.tasks.defaults import groups_for_seconds, resolve_options
 from mimo_core.tasks.limits import check_context, check_duration, check_options, check_text
+from mimo_core.tasks.registry import CONTINUE_MIN_NEW_GROUPS, TASKS
 
 NUCLEUS_AUDIO = Sampling(temperature=0.9, top_p=0.95)
 
@@ -27,7 +29,7 @@ NUCLEUS_AUDIO = Sampling(temperature=0.9, top_p=0.95)
     ("s2s", GREEDY, {"endoftext", "eostm"}, Role.BASE, True),
 ])
 def test_spec_section_7_table(task, text, stop, role, speaks):
-    d = TASK_DEFAULTS[task]
+    d = TASKS[task]
     assert (d.text, d.audio, set(d.stop), d.role, d.speaks) == (text, NUCLEUS_AUDIO, stop, role, speaks)
     assert d.min_new_groups == 0
 
@@ -35,7 +37,7 @@ def test_spec_section_7_table(task, text, stop, role, speaks):
 def test_continuation_defaults_are_pinned():
     """No reference row: forward() without a task name, i.e. the reference default samplers
     (top-k 50), stop on <|eosp|> / eos, Base model, at least 8 groups (the golden harness's)."""
-    d = TASK_DEFAULTS["continue"]
+    d = TASKS["continue"]
     assert d.text == Sampling(temperature=0.6, top_k=50, top_p=0.95)
     assert d.audio == Sampling(temperature=0.9, top_k=50, top_p=0.95)
     assert set(d.stop) == {"eosp", "endoftext"} and d.role == Role.BASE and d.speaks
@@ -48,28 +50,28 @@ def test_groups_for_seconds_is_ceil_of_6_25_per_second(seconds):
 
 
 def test_continue_length_from_duration_with_minimum():
-    opts = resolve_options("continue", GenerationOptions(), prompt_groups=20,
+    opts = resolve_options(TASKS["continue"], GenerationOptions(), prompt_groups=20,
                            requested_groups=groups_for_seconds(2.0))
     assert (opts.max_new_groups, opts.min_new_groups) == (13, 8)
-    short = resolve_options("continue", GenerationOptions(), 20, groups_for_seconds(0.5))
+    short = resolve_options(TASKS["continue"], GenerationOptions(), 20, groups_for_seconds(0.5))
     assert (short.max_new_groups, short.min_new_groups) == (4, 4)          # minimum capped by the max
-    explicit = resolve_options("continue", GenerationOptions(max_new_groups=24), 20, 13)
+    explicit = resolve_options(TASKS["continue"], GenerationOptions(max_new_groups=24), 20, 13)
     assert explicit.max_new_groups == 24                                     # an explicit max wins
 
 
 def test_overrides_and_greedy():
-    opts = resolve_options("tts", GenerationOptions(text_temperature=0.2, audio_top_k=0, text_top_k=7, seed=5), 10)
+    opts = resolve_options(TASKS["tts"], GenerationOptions(text_temperature=0.2, audio_top_k=0, text_top_k=7, seed=5), 10)
     assert opts.text == Sampling(temperature=0.2, top_k=7, top_p=1.0)
     assert opts.audio == NUCLEUS_AUDIO                                       # top-k 0 = off
     assert opts.seed == 5 and opts.max_new_groups == MAX_CONTEXT_GROUPS - 10
-    greedy = resolve_options("dialogue", GenerationOptions(greedy=True), 10)
+    greedy = resolve_options(TASKS["dialogue"], GenerationOptions(greedy=True), 10)
     assert greedy.text == GREEDY and greedy.audio == GREEDY
-    sampled_asr = resolve_options("asr", GenerationOptions(text_temperature=0.7), 10)
+    sampled_asr = resolve_options(TASKS["asr"], GenerationOptions(text_temperature=0.7), 10)
     assert not sampled_asr.text.greedy and sampled_asr.text.temperature == 0.7
 
 
 def test_max_new_groups_capped_by_context():
-    assert resolve_options("chat", GenerationOptions(max_new_groups=10**6), 8000).max_new_groups == MAX_CONTEXT_GROUPS - 8000
+    assert resolve_options(TASKS["chat"], GenerationOptions(max_new_groups=10**6), 8000).max_new_groups == MAX_CONTEXT_GROUPS - 8000
 
 
 @pytest.mark.parametrize("options", [

@@ -10,14 +10,11 @@ from typing import Any, Callable, Optional, Sequence
 
 import gradio as gr
 
-from mimo_core.tasks.defaults import TASK_DEFAULTS     # task sampler defaults, to label the fields
+from mimo_core.tasks.registry import TASKS     # task sampler defaults and lengths, to label the fields
 
 from ..inputs import SAMPLER_FIELDS
 
 MODEL_QUEUE = "model"                      # concurrency group of every event that runs the model
-# default "maximum length" per task, in seconds of output (text tasks: 6.25 tokens a second)
-DEFAULT_MAX_SECONDS = {"tts": 30, "dialogue": 30, "s2s": 20, "continue": None,
-                       "asr": 60, "understand": 60, "s2t": 60, "chat": 60}
 
 
 def audio_input(label: str, **kwargs: Any) -> gr.Audio:
@@ -26,7 +23,7 @@ def audio_input(label: str, **kwargs: Any) -> gr.Audio:
 
 
 def _default_hint(task: str, side: str, field: str) -> str:
-    d = TASK_DEFAULTS[task]
+    d = TASKS[task]
     sampling = d.text if side == "text" else d.audio
     if sampling.greedy:
         return "task default: greedy"
@@ -49,7 +46,7 @@ def sampler_panel(task: str, *, speaks: bool = True) -> list[gr.components.Compo
         with gr.Row():
             min_s = _optional_number("Minimum length, seconds (empty = task default)")
             max_s = _optional_number("Maximum length, seconds (empty = until the model stops)",
-                                     DEFAULT_MAX_SECONDS.get(task))
+                                     TASKS[task].ui_max_seconds)
         with gr.Row():
             t_temp = _optional_number(f"Text temperature ({_default_hint(task, 'text', 'temperature')})")
             t_top_p = _optional_number(f"Text top-p ({_default_hint(task, 'text', 'top_p')})")

@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from ..lm import load_mimo_lm
     from ..resolve import Role, resolve_spec
     from ..tasks.defaults import resolve_samplers
+    from ..tasks.registry import TASKS
     from ..text import load_text_tokenizer
     from .common import options_from_args
 
@@ -85,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
 
     # The reference's default samplers (MimoAudio.forward without a task name), which are the
     # "continue" task's; the flags override them as for every task.
-    text, audio = resolve_samplers("continue", options_from_args(args))
+    text, audio = resolve_samplers(TASKS["continue"], options_from_args(args))
     request = GenerationRequest(
-        prompt_ids=prompt, text_sampler=text.config(), audio_sampler=audio.config(),
+        prompt_ids=prompt, text_sampler=text, audio_sampler=audio,
         stop_ids=parse_stop_ids(args.stop_ids, special),
         max_new_groups=args.max_new_groups or MAX_CONTEXT_GROUPS,   # the context limit stops it first
         min_new_groups=args.min_new_groups, seed=args.seed,

@@ -35,15 +35,17 @@ _OUT_HELP = "write the output audio here (24 kHz wav; default: %(default)s)"
 
 # ------------------------------------------------------------------------------ parsers
 def register(subparsers) -> None:
-    def add(name: str, help_text: str, build: Callable[[argparse.ArgumentParser], None],
-            speaks: bool, conversation: bool = False) -> None:
-        parser = subparsers.add_parser(name, help=help_text, description=help_text)
-        build(parser)
-        if speaks:
-            parser.add_argument("--out", default=f"{name}.wav", metavar="WAV", help=_OUT_HELP)
-        if conversation:
-            parser.add_argument("--conversation", metavar="FILE",
-                                help="continue the conversation saved in FILE (.npz from --save-conversation)")
+    """One command per task of :data:`mimo_core.tasks.registry.TASKS`, its arguments from the
+    task's fields (the same names as the request fields and the web inputs)."""
+    from ..tasks.registry import TASKS
+
+    for spec in TASKS.values():
+        parser = subparsers.add_parser(spec.name, help=spec.summary, description=spec.summary)
+        for field in (*spec.fields, *spec.extra_cli):
+            _add_field(parser, field)
+        if spec.speaks:
+            parser.add_argument("--out", default=f"{spec.name}.wav", metavar="WAV", help=_OUT_HELP)
+        if spec.conversation:
             parser.add_argument("--save-conversation", metavar="FILE",
                                 help="save the updated conversation (.npz) to continue it later")
         parser.add_argument("--json", metavar="FILE", help="also write a JSON result (text, stop reason, groups, paths)")
@@ -54,77 +56,37 @@ def register(subparsers) -> None:
                             help="longest accepted text field (default %(default)s)")
         add_model_args(parser)
         add_generation_args(parser)
-        parser.set_defaults(func=run_reporting_errors(run_task), task=name, speaks=speaks)
-
-    add("tts", "text to speech (Instruct)", _tts_args, speaks=True)
-    add("asr", "speech recognition (Instruct)", _asr_args, speaks=False)
-    add("continue", "speech continuation (Base)", _continue_args, speaks=True)
-    add("s2s", "few-shot speech-to-speech (Base)", _s2s_args, speaks=True)
-    add("understand", "audio understanding: answer a question about audio (Instruct)", _understand_args,
-        speaks=False)
-    add("dialogue", "spoken dialogue: speech in, speech + text out (Instruct)", _dialogue_args,
-        speaks=True, conversation=True)
-    add("s2t", "speech-to-text dialogue: speech in, text out (Instruct)", _audio_arg, speaks=False,
-        conversation=True)
-    add("chat", "text chat (Instruct)", _chat_args, speaks=False, conversation=True)
+        parser.set_defaults(func=run_reporting_errors(run_task), task=spec.name, speaks=spec.speaks)
 
 
-def _audio_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("audio", help="input audio file (any common format; resampled to 24 kHz mono)")
+def _add_field(p: argparse.ArgumentParser, field) -> None:
+    from ..tasks import registry as r
 
-
-def _tts_args(p):
-    p.add_argument("--text", required=True, help="text to speak")
-    p.add_argument("--instruct", help="style instruction, e.g. 'speak slowly and warmly'")
-    p.add_argument("--voice-prompt", metavar="AUDIO", help="audio whose voice to imitate")
-    p.add_argument("--natural", action="store_true", help="the style is written inside --text itself")
-    p.add_argument("--template", help="override the request template (default: by language)")
-
-
-def _asr_args(p):
-    _audio_arg(p)
-    p.add_argument("--language", choices=("en", "zh"), help="template language (default en)")
-    p.add_argument("--template", help="override the request template")
-
-
-def _continue_args(p):
-    _audio_arg(p)
-    p.add_argument("--duration", type=float, default=10.0, help="seconds to generate at most (default 10)")
-
-
-def _s2s_args(p):
-    _audio_arg(p)
-    p.add_argument("--examples", required=True, metavar="JSON",
-                   help="JSON list of {input_audio, output_audio, transcript} (paths relative to the file)")
-    p.add_argument("--instruction", help="what to do with the input speech")
-    p.add_argument("--preset", metavar="NAME",
-                   help="use a preset's instruction (voice_conversion, emotion_conversion, speaking_rate, "
-                        "denoising, speech_translation)")
-
-
-def _understand_args(p):
-    _audio_arg(p)
-    p.add_argument("--question", required=True, help="question about the audio")
-    p.add_argument("--thinking", action="store_true", help="let the model think before answering")
-
-
-def _dialogue_args(p):
-    _audio_arg(p)
-    p.add_argument("--voice-prompt", metavar="AUDIO", help="audio whose voice the assistant should use")
-    p.add_argument("--system-prompt", help="system prompt ('' for none; default: the reference UI's)")
-
-
-def _chat_args(p):
-    p.add_argument("--text", required=True, help="your message")
+    if field.cli == r.POSITIONAL:
+        p.add_argument(field.name, help=field.help)
+        return
+    kwargs: dict = {"dest": field.name, "help": field.help}
+    if field.kind == r.FLAG:
+        kwargs["action"] = "store_true"
+    else:
+        kwargs["required"] = field.required
+        kwargs["metavar"] = {r.AUDIO: "AUDIO", r.EXAMPLES: "JSON", r.CONVERSATION: "FILE",
+                             r.NUMBER: "SECONDS"}.get(field.kind)
+        if field.kind == r.NUMBER:
+            kwargs.update(type=float, default=field.default)
+            kwargs["help"] += " (default %(default)s)"
+        if field.choices:
+            kwargs.update(choices=field.choices, metavar=None)
+    p.add_argument(field.flag, **kwargs)
 
 
 # ------------------------------------------------------------------------------ requests
-def _load_conversation(args):
+def _load_conversation(value):
     from ..tasks import Conversation
 
-    if not getattr(args, "conversation", None):
+    if not value:
         return None
-    path = Path(args.conversation)
+    path = Path(value)
     if not path.is_file():
         raise PromptError(f"conversation file not found: {path}")
     try:
@@ -169,43 +131,39 @@ def load_examples(path: str | Path):
 
 
 def build_request(args):
-    """The typed request for ``args.task`` (no model needed)."""
-    from .. import tasks as t
-    from ..prompts import get_preset
+    """The typed request for ``args.task`` (no model needed): each field converted from its
+    argument; checking is the task layer's (planning)."""
+    from ..tasks import registry as r
 
-    opts, task = options_from_args(args), args.task
-    if task == "tts":
-        return t.TTSRequest(args.text, instruct=args.instruct, voice_prompt=args.voice_prompt,
-                            natural=args.natural, template=args.template, options=opts)
-    if task == "asr":
-        return t.ASRRequest(args.audio, language=args.language, template=args.template, options=opts)
-    if task == "continue":
-        return t.ContinueRequest(args.audio, duration_s=args.duration, options=opts)
-    if task == "s2s":
-        if args.instruction and args.preset:
+    spec = r.task_spec(args.task)
+    values = {}
+    for field in spec.fields:
+        value = getattr(args, field.name)
+        if field.kind == r.EXAMPLES:
+            value = load_examples(value)
+        elif field.kind == r.CONVERSATION:
+            value = _load_conversation(value)
+        elif field.kind == r.FLAG:
+            value = bool(value)
+        values[field.name] = value
+    if hasattr(args, "preset"):                 # two flags for one field: say how to use them
+        from ..prompts import get_preset
+
+        if values.get("instruction") and args.preset:
             raise PromptError("give either --instruction or --preset, not both")
-        instruction = args.instruction or (get_preset(args.preset).instruction if args.preset else None)
-        if not instruction:
-            raise PromptError("s2s needs --instruction TEXT or --preset NAME")
-        return t.S2SRequest(args.audio, instruction, load_examples(args.examples), options=opts)
-    if task == "understand":
-        return t.UnderstandRequest(args.audio, args.question, thinking=args.thinking, options=opts)
-    if task == "dialogue":
-        return t.DialogueRequest(args.audio, _load_conversation(args), voice_prompt=args.voice_prompt,
-                                 system_prompt=args.system_prompt, options=opts)
-    if task == "s2t":
-        return t.S2TRequest(args.audio, _load_conversation(args), options=opts)
-    if task == "chat":
-        return t.ChatRequest(args.text, _load_conversation(args), options=opts)
-    raise PromptError(f"unknown task {task!r}")
+        if not values.get("instruction") and not args.preset:
+            raise PromptError(f"{spec.name} needs --instruction TEXT or --preset NAME")
+        if args.preset:
+            values["instruction"] = get_preset(args.preset).instruction
+    return spec.request(**values, options=options_from_args(args))
 
 
 def model_specs(args) -> dict:
     """instruct / base / tokenizer specs for the task: unset roles follow ``tiny``; a Base
     task without --base-model-path uses the official Base repo (never the Instruct weights)."""
-    from ..tasks import TASK_DEFAULTS
+    from ..tasks.registry import TASKS
 
-    role = TASK_DEFAULTS[args.task].role
+    role = TASKS[args.task].role
     instruct, base, tokenizer = fill_specs(args.model_path, args.base_model_path, args.tokenizer_path)
     return {"instruct": instruct if role == Role.INSTRUCT else None,
             "base": base if role == Role.BASE else None,

@@ -13,33 +13,15 @@ share its batch, and a seed reproduces a run.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import torch
 
-from ..errors import PromptError
+from ..sampler_config import GREEDY, SamplerConfig  # noqa: F401 - the one sampler type, re-exported
 from .top_p import NEG_INF, top_p_filter
 
 TopP = Callable[[torch.Tensor, float], torch.Tensor]
 
 
-@dataclass(frozen=True)
-class SamplerConfig:
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float = 1.0
-    greedy: bool = False
-
-    def __post_init__(self):
-        if not self.greedy and not self.temperature > 0:
-            raise PromptError(f"sampling temperature must be > 0 (got {self.temperature}); use greedy instead")
-        if self.top_k is not None and self.top_k < 1:
-            raise PromptError(f"top_k must be >= 1 or None (got {self.top_k})")
-        if not 0.0 < self.top_p <= 1.0:
-            raise PromptError(f"top_p must be in (0, 1] (got {self.top_p})")
-
-
-GREEDY = SamplerConfig(greedy=True)
 
 
 def process_logits(scores: torch.Tensor, cfg: SamplerConfig, top_p: TopP = top_p_filter) -> torch.Tensor:

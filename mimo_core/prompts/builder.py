@@ -17,7 +17,8 @@ from typing import Any, Literal, Sequence
 import torch
 
 from ..constants import GROUP_SIZE, MAX_CONTEXT_GROUPS, STREAMS
-from ..errors import InputTooLongError, PromptError
+from ..context import check_context
+from ..errors import PromptError
 from ..text.special_ids import SpecialIds
 from . import templates as tpl
 from .segments import (RELEASE_SPEECH_EMPTY_IDS, audio_segment, check_codes, concat_segments,
@@ -93,7 +94,8 @@ class PromptBuilder:
     """Builds every task's prompt for one text tokenizer.
 
     ``empty_ids``: the per-channel empty ids (the LM config's ``speech_zeroemb_idx``);
-    ``max_groups``: prompts longer than this many LM positions raise :class:`InputTooLongError`.
+    ``max_groups``: the context; a prompt that leaves no room for a reply raises
+    :class:`~mimo_core.errors.InputTooLongError` (:func:`mimo_core.context.check_context`).
     """
 
     def __init__(self, tokenizer, special_ids: SpecialIds,
@@ -137,10 +139,7 @@ class PromptBuilder:
 
     def _finish(self, segments: Sequence[torch.Tensor]) -> torch.Tensor:
         prompt = concat_segments(segments)
-        groups = prompt.shape[1] // GROUP_SIZE
-        if groups > self.max_groups:
-            raise InputTooLongError(
-                f"prompt is {groups} LM positions long, over the limit of {self.max_groups}")
+        check_context(prompt.shape[1] // GROUP_SIZE, self.max_groups)
         return prompt
 
     def _think(self, thinking: bool) -> torch.Tensor:

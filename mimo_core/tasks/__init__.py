@@ -2,11 +2,12 @@
 
 :class:`MimoAudio` is the facade; the request and result types live in :mod:`.types`.
 The facade (and with it torch) is imported on first use of ``MimoAudio``, so the light
-parts (types, defaults, limits) cost no torch import, e.g. when building the CLI parser.
+parts (types, the task registry, defaults, limits) cost no torch import, e.g. when building the CLI parser.
 """
 
-from .defaults import TASK_DEFAULTS, groups_for_seconds
+from .defaults import groups_for_seconds
 from .limits import Limits
+from .registry import TASKS, TaskSpec, spec_of, task_spec
 from .types import (ASRRequest, AudioInput, ChatRequest, ContinueRequest, Conversation,
                     DialogueRequest, FewShotExample, GenerationOptions, S2SRequest, S2TRequest,
                     StreamEvent, TaskRequest, TaskResult, TTSRequest, Turn, UnderstandRequest)
@@ -14,8 +15,8 @@ from .types import (ASRRequest, AudioInput, ChatRequest, ContinueRequest, Conver
 __all__ = [
     "ASRRequest", "AudioInput", "ChatRequest", "ContinueRequest", "Conversation", "DialogueRequest",
     "FewShotExample", "GenerationOptions", "Limits", "MimoAudio", "S2SRequest", "S2TRequest",
-    "StreamEvent", "TASK_DEFAULTS", "TTSRequest", "TaskRequest", "TaskResult", "Turn",
-    "UnderstandRequest", "groups_for_seconds",
+    "StreamEvent", "TASKS", "TTSRequest", "TaskRequest", "TaskResult", "TaskSpec", "Turn",
+    "UnderstandRequest", "groups_for_seconds", "spec_of", "task_spec",
 ]
 
 

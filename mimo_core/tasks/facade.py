@@ -27,15 +27,17 @@ from ..constants import GROUP_SIZE, SAMPLE_RATE
 from ..errors import MimoError
 from ..prompts import REFERENCE_SILENCE_SECONDS, extract_output
 from ..resolve import fill_specs, is_tiny, warn_tiny
-from .defaults import TASK_DEFAULTS, resolve_options
+from ..thinking import THINK_OPEN
+from .defaults import resolve_options
 from .inputs import CodeEncoder
-from .limits import Limits, check_context
+from .limits import Limits
 from .models import LoadedLM, ModelManager
-from .planning import DIALOGUE_TASKS, Prepared, prepare, task_of
+from .planning import Prepared, build_prompt, prepare
+from .registry import spec_of
 from .streaming import OutputTracker
 from .types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest,
-                    FewShotExample, GenerationOptions, S2SRequest, S2TRequest, StreamEvent,
-                    TaskRequest, TaskResult, TTSRequest, Turn, UnderstandRequest)
+                    FewShotExample, S2SRequest, S2TRequest, StreamEvent, TaskRequest, TaskResult,
+                    TTSRequest, Turn, UnderstandRequest)
 
 _CANCEL_POLL_S = 0.02
 
@@ -106,33 +108,32 @@ class MimoAudio:
 
     def prepare(self, request: TaskRequest) -> tuple[Prepared, LoadedLM, torch.Tensor]:
         """Check the request, load what it needs and build its prompt ``[K, T]`` (no generation)."""
-        task = task_of(request)
-        role = TASK_DEFAULTS[task].role
-        self.models.require(role, task)
+        spec = spec_of(request)
+        self.models.require(spec.role, spec.name)
         prepared = prepare(request, self.limits)           # every input checked, audio loaded
-        lm = self.models.lm(role)
+        lm = self.models.lm(spec.role)
         encode = CodeEncoder(self.models.audio_tokenizer, self.models.codec_lock)
+        codes = [encode(wav) for wav in prepared.waves]    # under the codec lock, one at a time
         with lm.text_lock:
-            prompt = prepared.build(lm.builder, encode)     # (K, T)
-        check_context(prompt.shape[1] // GROUP_SIZE)
+            prompt = build_prompt(lm.builder, prepared, codes)     # (K, T)
         return prepared, lm, prompt
 
     def _start(self, request: TaskRequest) -> "_Job":
         from ..engine import GenerationRequest
 
         prepared, lm, prompt = self.prepare(request)
-        defaults = TASK_DEFAULTS[prepared.task]
-        if is_tiny(lm.spec) or (defaults.speaks and self.models.tokenizer_is_tiny()):
-            warn_tiny(f"task {prepared.task}")
-        opts = resolve_options(prepared.task, request.options, prompt.shape[1] // GROUP_SIZE,
+        spec = prepared.spec
+        if is_tiny(lm.spec) or (spec.speaks and self.models.tokenizer_is_tiny()):
+            warn_tiny(f"task {spec.name}")
+        opts = resolve_options(spec, request.options, prompt.shape[1] // GROUP_SIZE,
                                prepared.requested_groups)
         gen = GenerationRequest(
-            prompt_ids=prompt, text_sampler=opts.text.config(), audio_sampler=opts.audio.config(),
-            stop_ids=frozenset(getattr(lm.special_ids, name) for name in defaults.stop),
+            prompt_ids=prompt, text_sampler=opts.text, audio_sampler=opts.audio,
+            stop_ids=frozenset(getattr(lm.special_ids, name) for name in spec.stop),
             max_new_groups=opts.max_new_groups, min_new_groups=opts.min_new_groups, seed=opts.seed)
         lm.engine.validate(gen)
-        codec = self.models.audio_tokenizer() if defaults.speaks else None
-        return _Job(prepared, lm, prompt, gen, codec)
+        codec = self.models.audio_tokenizer() if spec.speaks else None
+        return _Job(prepared, lm, prompt, gen, codec, _opens_thinking(lm, prompt))
 
     def _iterate(self, job: "_Job", cancel: Optional[threading.Event], streaming: bool,
                  progress) -> Iterator[StreamEvent]:
@@ -184,7 +185,7 @@ class MimoAudio:
                     audio = codec.decode(out.codes).detach().to("cpu", torch.float32).numpy()
         tokens = final.generated_ids.to("cpu", torch.long).numpy()
         conversation = None
-        if prepared.task in DIALOGUE_TASKS:
+        if prepared.spec.conversation:
             before = prepared.conversation or Conversation(task=prepared.task)
             conversation = Conversation(
                 task=prepared.task,
@@ -196,40 +197,34 @@ class MimoAudio:
         return TaskResult(text=out.text, audio=audio, tokens=tokens, new_groups=final.new_groups,
                           stop_reason=final.stop_reason.value, conversation=conversation,
                           task=prepared.task, stop_token=stop_token, seed=final.seed,
-                          prompt_columns=final.prompt_columns)
+                          prompt_columns=final.prompt_columns, opened_thinking=job.opened_thinking)
 
     # ------------------------------------------------------------------ convenience
-    def tts(self, text: str, *, instruct=None, voice_prompt=None, natural=False, template=None,
-            options: GenerationOptions = GenerationOptions()) -> TaskResult:
-        return self.run(TTSRequest(text, instruct, voice_prompt, natural, template, options))
+    def tts(self, text: str, **fields) -> TaskResult:
+        """``run(TTSRequest(text, **fields))``; likewise for every task below (fields by name)."""
+        return self.run(TTSRequest(text=text, **fields))
 
-    def asr(self, audio, *, language=None, template=None,
-            options: GenerationOptions = GenerationOptions()) -> TaskResult:
-        return self.run(ASRRequest(audio, language, template, options))
+    def asr(self, audio, **fields) -> TaskResult:
+        return self.run(ASRRequest(audio=audio, **fields))
 
-    def continue_speech(self, audio, duration_s: float = 10.0,
-                        options: GenerationOptions = GenerationOptions()) -> TaskResult:
-        return self.run(ContinueRequest(audio, duration_s, options))
+    def continue_speech(self, audio, **fields) -> TaskResult:
+        return self.run(ContinueRequest(audio=audio, **fields))
 
-    def s2s(self, audio, instruction: str, examples, options: GenerationOptions = GenerationOptions()) -> TaskResult:
+    def s2s(self, audio, instruction: str, examples, **fields) -> TaskResult:
         examples = tuple(ex if isinstance(ex, FewShotExample) else FewShotExample(**ex) for ex in examples)
-        return self.run(S2SRequest(audio, instruction, examples, options))
+        return self.run(S2SRequest(audio=audio, instruction=instruction, examples=examples, **fields))
 
-    def understand(self, audio, question: str, *, thinking: bool = False,
-                   options: GenerationOptions = GenerationOptions()) -> TaskResult:
-        return self.run(UnderstandRequest(audio, question, thinking, options))
+    def understand(self, audio, question: str, **fields) -> TaskResult:
+        return self.run(UnderstandRequest(audio=audio, question=question, **fields))
 
-    def dialogue(self, audio, conversation: Optional[Conversation] = None, *, voice_prompt=None,
-                 system_prompt=None, options: GenerationOptions = GenerationOptions()) -> TaskResult:
-        return self.run(DialogueRequest(audio, conversation, voice_prompt, system_prompt, options))
+    def dialogue(self, audio, conversation: Optional[Conversation] = None, **fields) -> TaskResult:
+        return self.run(DialogueRequest(audio=audio, conversation=conversation, **fields))
 
-    def s2t(self, audio, conversation: Optional[Conversation] = None,
-            options: GenerationOptions = GenerationOptions()) -> TaskResult:
-        return self.run(S2TRequest(audio, conversation, options))
+    def s2t(self, audio, conversation: Optional[Conversation] = None, **fields) -> TaskResult:
+        return self.run(S2TRequest(audio=audio, conversation=conversation, **fields))
 
-    def chat(self, text: str, conversation: Optional[Conversation] = None,
-             options: GenerationOptions = GenerationOptions()) -> TaskResult:
-        return self.run(ChatRequest(text, conversation, options))
+    def chat(self, text: str, conversation: Optional[Conversation] = None, **fields) -> TaskResult:
+        return self.run(ChatRequest(text=text, conversation=conversation, **fields))
 
 
 @dataclass
@@ -241,10 +236,19 @@ class _Job:
     prompt: torch.Tensor                  # (K, T)
     gen: object                           # engine GenerationRequest
     codec: object                         # the audio tokenizer when the task speaks, else None
+    opened_thinking: bool = False         # the prompt ends with an open <think> block
 
     @property
     def speaks(self) -> bool:
         return self.codec is not None
+
+
+def _opens_thinking(lm: LoadedLM, prompt: torch.Tensor) -> bool:
+    """Whether the prompt ends with ``<think>\\n`` (the model reasons first; docs/FORMAT.md, Thinking)."""
+    last = [int(i) for i in prompt[0, ::GROUP_SIZE][-4:]]                 # the last text ids
+    with lm.text_lock:
+        tail = lm.tokenizer.decode(last, skip_special_tokens=False)
+    return tail.endswith(THINK_OPEN + "\n")
 
 
 def _watch_cancel(cancel: threading.Event, done: threading.Event, handle) -> None:

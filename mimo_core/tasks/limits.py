@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..constants import MAX_CONTEXT_GROUPS
+from ..context import check_context, context_room  # noqa: F401 - the one context rule, re-exported
 from ..errors import InputTooLongError, PromptError
 from .types import GenerationOptions
 
@@ -75,11 +75,3 @@ def check_options(options: GenerationOptions) -> None:
             raise PromptError(f"{side} top-k must be >= 1 (or 0 for off), got {k}")
         if p is not None and not 0 < p <= 1:
             raise PromptError(f"{side} top-p must be in (0, 1], got {p}")
-
-
-def check_context(prompt_groups: int) -> None:
-    """The prompt must leave room for at least one generated group."""
-    if prompt_groups >= MAX_CONTEXT_GROUPS:
-        raise InputTooLongError(
-            f"the prompt needs {prompt_groups} positions; the model's context is "
-            f"{MAX_CONTEXT_GROUPS} (shorten the inputs or start a new conversation)")

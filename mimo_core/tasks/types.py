@@ -16,14 +16,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import numpy as np
 
+from ..thinking import split_thinking
+
 AudioInput = Union[str, Path, bytes, tuple, np.ndarray]
-
-TaskName = Literal["continue", "s2s", "tts", "asr", "understand", "dialogue", "s2t", "chat"]
-
 
 @dataclass(frozen=True)
 class GenerationOptions:
@@ -108,7 +107,6 @@ class ContinueRequest:
     audio: AudioInput
     duration_s: float = 10.0
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: ClassVar[TaskName] = "continue"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,6 @@ class S2SRequest:
     instruction: str
     examples: tuple[FewShotExample, ...]
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: ClassVar[TaskName] = "s2s"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -131,7 +128,6 @@ class TTSRequest:
     natural: bool = False
     template: Optional[str] = None
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: ClassVar[TaskName] = "tts"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -140,7 +136,6 @@ class ASRRequest:
     language: Optional[str] = None             # "en" | "zh" | None (English template)
     template: Optional[str] = None
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: ClassVar[TaskName] = "asr"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -149,7 +144,6 @@ class UnderstandRequest:
     question: str
     thinking: bool = False
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: ClassVar[TaskName] = "understand"                # which task (not a field)
 
 
 @dataclass(frozen=True)
@@ -160,30 +154,28 @@ class DialogueRequest:
     voice_prompt: Optional[AudioInput] = None
     system_prompt: Optional[str] = None        # None = the reference UI's default
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: ClassVar[TaskName] = "dialogue"                # which task (not a field)
 
 
 @dataclass(frozen=True)
 class S2TRequest:
-    """Speech-to-text dialogue: speech in, text out."""
+    """Speech-to-text dialogue: speech in, text out. ``thinking``: the model reasons first."""
     audio: AudioInput
     conversation: Optional[Conversation] = None
+    thinking: bool = False
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: ClassVar[TaskName] = "s2t"                # which task (not a field)
 
 
 @dataclass(frozen=True)
 class ChatRequest:
+    """Text chat. ``thinking``: the model reasons first."""
     text: str
     conversation: Optional[Conversation] = None
+    thinking: bool = False
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    task: ClassVar[TaskName] = "chat"                # which task (not a field)
 
 
 TaskRequest = Union[ContinueRequest, S2SRequest, TTSRequest, ASRRequest, UnderstandRequest,
-                    DialogueRequest, S2TRequest, ChatRequest]
-REQUEST_TYPES = (ContinueRequest, S2SRequest, TTSRequest, ASRRequest, UnderstandRequest,
-                 DialogueRequest, S2TRequest, ChatRequest)
+                    DialogueRequest, S2TRequest, ChatRequest]     # each task's spec: registry.TASKS
 
 
 # ----------------------------------------------------------------------------------- results
@@ -201,6 +193,17 @@ class TaskResult:
     stop_token: Optional[str] = None          # the stop token's text when stop_reason == "stop_token"
     seed: Optional[int] = None                # the seed actually used (drawn when none was given)
     prompt_columns: int = 0                   # tokens[:, :prompt_columns] is the prompt
+    opened_thinking: bool = False             # the prompt ended with an open <think> block
+
+    @property
+    def thinking(self) -> str:
+        """The model's reasoning ("" when it did not think): see :func:`mimo_core.thinking.split_thinking`."""
+        return split_thinking(self.text, self.opened_thinking)[0]
+
+    @property
+    def answer(self) -> str:
+        """The text without the reasoning (what to show or speak as the reply)."""
+        return split_thinking(self.text, self.opened_thinking)[1]
 
     @property
     def duration_s(self) -> float:

@@ -16,9 +16,9 @@ from typing import Iterator, Optional
 import numpy as np
 
 from mimo_core.constants import GROUP_SIZE, SAMPLE_RATE, SAMPLES_PER_FRAME, STREAMS
+from mimo_core.tasks.registry import spec_of
 from mimo_core.tasks.types import (Conversation, StreamEvent, TaskResult, Turn)
 
-SPEAKING = {"continue", "s2s", "tts", "dialogue"}
 CHUNK = GROUP_SIZE * SAMPLES_PER_FRAME            # samples per LM position (3840)
 
 
@@ -65,10 +65,10 @@ class FakeMimoAudio:
     def _answer_text(self, request) -> str:
         said = getattr(request, "text", None) or getattr(request, "question", None) or ""
         turns = len(request.conversation.turns) // 2 if getattr(request, "conversation", None) else 0
-        return f"[{request.task} turn {turns + 1}] {said}".strip()
+        return f"[{spec_of(request).name} turn {turns + 1}] {said}".strip()
 
     def _stream(self, request, cancel) -> Iterator[StreamEvent]:
-        speaks = request.task in SPEAKING
+        speaks = spec_of(request).speaks
         limit = request.options.max_new_groups or self.groups
         n = min(self.groups, limit)
         words = self._answer_text(request).split(" ")
@@ -91,14 +91,14 @@ class FakeMimoAudio:
         text = " ".join(words) if n >= len(words) and stop_reason == "length" else text.strip()
         audio = np.concatenate(chunks) if chunks else None
         conversation = None
-        if request.task in ("dialogue", "s2t", "chat"):
-            before = request.conversation or Conversation(task=request.task)
+        if spec_of(request).conversation:
+            before = request.conversation or Conversation(task=spec_of(request).name)
             heard = getattr(request, "audio", None)
             user = Turn("user", text=getattr(request, "text", "") or "",
                         audio=heard if isinstance(heard, np.ndarray) else None)
             conversation = replace(before.with_turns(user, Turn("assistant", text=text, audio=audio),
                                                      tokens=np.zeros((STREAMS, 1), np.int64)),
-                                   task=request.task)
+                                   task=spec_of(request).name)
         yield StreamEvent(groups_done=n, max_groups=n, result=TaskResult(
             text=text, audio=audio, tokens=np.zeros((STREAMS, n), np.int64), new_groups=n,
-            stop_reason=stop_reason, conversation=conversation, task=request.task))
+            stop_reason=stop_reason, conversation=conversation, task=spec_of(request).name))
