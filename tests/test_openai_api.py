@@ -210,13 +210,21 @@ def test_chat_audio_streaming_delta_audio(client):
         model=MODEL, modalities=["text", "audio"], audio={"voice": "alloy", "format": "pcm16"},
         messages=[{"role": "user", "content": [audio_part()]}], stream=True,
         max_tokens=12, seed=1))
-    audios = [(c.choices[0].delta.model_extra or {}).get("audio") for c in chunks if c.choices]
+    audios = [delta_audio(c.choices[0].delta) for c in chunks if c.choices]
     audios = [a for a in audios if a]
     ids = {a["id"] for a in audios}
-    pcm = b"".join(base64.b64decode(a["data"]) for a in audios if "data" in a)
+    pcm = b"".join(base64.b64decode(a["data"]) for a in audios if a.get("data"))
     assert len(ids) == 1 and len(pcm) > 0 and len(pcm) % 2 == 0
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
-    assert any("expires_at" in a for a in audios)
+    assert any(a.get("expires_at") for a in audios)
+
+
+def delta_audio(delta) -> dict:
+    """``delta.audio`` as a dict: typed by newer openai clients, in ``model_extra`` before."""
+    audio = getattr(delta, "audio", None) or (delta.model_extra or {}).get("audio")
+    if audio is None:
+        return {}
+    return audio if isinstance(audio, dict) else audio.model_dump(exclude_none=True)
 
 
 # ------------------------------------------------------------------------------ mimo extras

@@ -75,7 +75,8 @@ def number(data: dict, name: str, kind=float, lo: Optional[float] = None,
     except (TypeError, ValueError):
         raise bad_request(f"{name} must be a{'n integer' if kind is int else ' number'}", param=name) from None
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise bad_request(f"{name} must be between {lo:g} and {hi:g}, got {value:g}", param=name)
+        bound = f"between {lo:g} and {hi:g}" if hi is not None else f"at least {lo:g}"
+        raise bad_request(f"{name} must be {bound}, got {value:g}", param=name)
     return value
 
 

@@ -18,6 +18,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mimo_core.errors import MimoError
+
 from .admission import InFlight, ReadyGate, default_upload_cap, read_body
 from .audio_cache import AudioCache
 from .catalog import INSTRUCT, Catalog
@@ -102,6 +104,9 @@ def build_api(backend: Any, config: Optional[ApiConfig] = None, ready: Optional[
                   openapi_url=None, dependencies=[Depends(_auth_check(config.api_key))])
     api.state.ctx = ctx
     api.add_exception_handler(ApiError, lambda _req, exc: exc.response())
+    # MimoError by name: handlers for Exception run in the outermost middleware, which
+    # re-raises after answering (the connection is then dropped); these are answered cleanly
+    api.add_exception_handler(MimoError, lambda _req, exc: as_api_error(exc).response())
     api.add_exception_handler(StarletteHTTPException, _http_error)
     api.add_exception_handler(Exception, lambda _req, exc: as_api_error(exc).response())
     if config.cors_origins:

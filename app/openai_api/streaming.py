@@ -16,10 +16,11 @@ from typing import Any, Optional
 
 from starlette.concurrency import iterate_in_threadpool
 
+from mimo_core.thinking import SPEECH_OPEN, THINK_CLOSE, THINK_OPEN
+
 from .admission import Slot
 from .errors import as_api_error
 
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 DONE = "data: [DONE]\n\n"
 
 
@@ -47,12 +48,15 @@ async def model_events(events: Iterator, cancel: threading.Event, slot: Slot) ->
 class ThinkSplitter:
     """Text deltas -> (reasoning delta, content delta). Before ``</think>`` is seen the text is
     reasoning (a leading ``<think>`` dropped); after it, content. A tail that could be the
-    start of a marker is held back until the next delta tells. Leading whitespace of each
-    part is dropped, as :func:`mimo_core.thinking.split_thinking` strips it."""
+    start of a marker is held back until the next delta tells. As in
+    :func:`mimo_core.thinking.split_thinking`, each part is stripped (leading whitespace
+    dropped, trailing whitespace held until more text follows) and the speech marker
+    ``<|sostm|>`` (one token, so never split) is removed from the content."""
 
     def __init__(self, enabled: bool):
         self.in_thinking = enabled
-        self._held = ""
+        self._held = ""                          # undecided text (a marker may be starting)
+        self._space = {"reasoning": "", "content": ""}    # trailing whitespace held back
         self._opening = enabled                  # a "<think>" may still open the text
         self._started = {"reasoning": False, "content": False}
 
@@ -72,24 +76,30 @@ class ThinkSplitter:
         end = text.find(THINK_CLOSE)
         if end >= 0:
             self.in_thinking = False
-            return (self._emit("reasoning", text[:end].rstrip()),
+            return (self._emit("reasoning", text[:end]),
                     self._emit("content", text[end + len(THINK_CLOSE):]))
         keep = _marker_prefix_len(text, THINK_CLOSE)
         self._held = text[len(text) - keep:] if keep else ""
         return self._emit("reasoning", text[:len(text) - keep]), ""
 
     def finish(self) -> tuple[str, str]:
-        """End of text: whatever was held back is reasoning (the marker never came)."""
+        """End of text: held text is reasoning when the marker never came; trailing
+        whitespace is dropped."""
         held, self._held = self._held, ""
         if self.in_thinking:
-            return self._emit("reasoning", held), ""
-        return "", self._emit("content", held)
+            return self._emit("reasoning", held.rstrip()), ""
+        return "", ""
 
     def _emit(self, part: str, text: str) -> str:
+        if part == "content":
+            text = text.replace(SPEECH_OPEN, "")
+        text = self._space[part] + text
         if not self._started[part]:
             text = text.lstrip()
             self._started[part] = bool(text)
-        return text
+        body = text.rstrip()
+        self._space[part] = text[len(body):]
+        return body
 
 
 def _marker_prefix_len(text: str, marker: str) -> int:

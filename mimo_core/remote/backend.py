@@ -23,6 +23,7 @@ import numpy as np
 from ..constants import STREAMS
 from ..errors import InputTooLongError, ModelNotConfiguredError, PromptError
 from ..tasks.limits import Limits
+from ..thinking import THINK_CLOSE
 from ..tasks.types import Conversation, StreamEvent, TaskResult, Turn
 from .pool import EnginePool, RemoteError, parse_urls
 from .wire import Call, pcm16_to_float, to_call
@@ -215,7 +216,9 @@ class _Reader:
         audio = np.concatenate(self.chunks) if self.chunks else None
         if call.speaks and audio is None:
             audio = np.zeros(0, dtype=np.float32)
-        text = f"<think>{self.reasoning}</think>\n{self.text}" if self.reasoning else self.text
+        text = self.text
+        if call.thinking:                    # rebuilt so that result.thinking / .answer split it
+            text = f"{self.reasoning}{THINK_CLOSE}\n{self.text}" if self.text else self.reasoning
         new = int(self.usage.get("completion_tokens", self.usage.get("output_tokens", 0)))
         task = call.extra.get("task") or {"speech": "tts", "transcript": "asr"}[call.kind]
         conversation = None
@@ -226,4 +229,4 @@ class _Reader:
             conversation = Conversation(task=task, turns=turns, system_prompt=call.extra.get("system_prompt"))
         return TaskResult(text=text, audio=audio, tokens=_empty_tokens(), new_groups=new,
                           stop_reason=FINISH_TO_STOP.get(self.finish, self.finish), task=task,
-                          conversation=conversation)
+                          conversation=conversation, opened_thinking=call.thinking)
