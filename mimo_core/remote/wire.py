@@ -20,6 +20,7 @@ import soundfile as sf
 from ..audio_io import load_audio
 from ..constants import SAMPLE_RATE
 from ..errors import PromptError
+from ..tasks.registry import spec_of
 from ..tasks.types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest,
                            GenerationOptions, S2SRequest, S2TRequest, TTSRequest, Turn,
                            UnderstandRequest)
@@ -149,7 +150,7 @@ def _chat_call(request: Any, opts: dict) -> Call:
     body["messages"] = messages
     user_turn = (Turn("user", text=request.text) if isinstance(request, ChatRequest)
                  else Turn("user", audio=load_audio(request.audio)))
-    task = "understand" if isinstance(request, UnderstandRequest) else request.task
+    task = spec_of(request).name
     return Call("/v1/chat/completions", "chat", json=body, speaks=speaks, thinking=thinking,
                 extra={"conversation": conv, "user_turn": user_turn, "task": task,
                        "system_prompt": system_text})
