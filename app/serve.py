@@ -61,6 +61,8 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--engine-url", default=None, metavar="URL[,URL...]",
                    help="run every task on these MiMo-Audio servers (our `serve` or app's /v1) "
                         "instead of loading the model here; calls go to the least busy one")
+    g.add_argument("--engine-protocol", default="mimo", choices=("mimo", "vllm-omni"),
+                   help="what the engines speak: our API (serve / app) or vLLM-Omni's chat endpoint")
     g.add_argument("--engine-api-key", default=os.environ.get(ENGINE_KEY_ENV),
                    help=f"the engines' API key (default: ${ENGINE_KEY_ENV})")
 
@@ -69,7 +71,9 @@ def open_engine(args: argparse.Namespace) -> tuple[Any, Optional[str], bool]:
     """(backend, demo banner or None, is local) for the model flags or ``--engine-url``."""
     if getattr(args, "engine_url", None):
         from mimo_core.remote import RemoteBackend
-        return RemoteBackend.from_urls(args.engine_url, api_key=args.engine_api_key), None, False
+        backend = RemoteBackend.from_urls(args.engine_url, api_key=args.engine_api_key,
+                                          protocol=args.engine_protocol)
+        return backend, None, False
     from .launch import choose_models, open_model
     choice = choose_models(args)
     return open_model(choice, args), choice.banner, True

@@ -11,39 +11,48 @@ history. A call that fails before any output is retried on another engine.
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 from collections.abc import Iterator
 from typing import Any, Optional
 
 import httpx
-import numpy as np
 
-from ..constants import STREAMS
 from ..errors import InputTooLongError, ModelNotConfiguredError, PromptError
 from ..tasks.limits import Limits
-from ..thinking import THINK_CLOSE
-from ..tasks.types import Conversation, StreamEvent, TaskResult, Turn
+from ..tasks.types import StreamEvent, TaskResult
+from .answers import SseReader, once_result
 from .pool import EnginePool, RemoteError, parse_urls
-from .wire import Call, pcm16_to_float, to_call
+from .wire import Call, to_call
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 600.0
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-FINISH_TO_STOP = {"stop": "stop_token", "length": "max_new_groups"}
 
 
 class _Retry(Exception):
     """This engine failed before producing output: try another."""
 
 
+PROTOCOLS = ("mimo", "vllm-omni")
+
+
 class RemoteBackend:
-    def __init__(self, pool: EnginePool, api_key: Optional[str] = None, limits: Optional[Limits] = None):
-        self.pool = pool
+    """``protocol``: "mimo" (our API) or "vllm-omni" (its chat endpoint, see :mod:`.vllm_omni`)."""
+
+    def __init__(self, pool: EnginePool, api_key: Optional[str] = None, limits: Optional[Limits] = None,
+                 protocol: str = "mimo"):
+        if protocol not in PROTOCOLS:
+            raise RemoteError(f"unknown engine protocol {protocol!r}; use one of: {', '.join(PROTOCOLS)}")
+        self.pool, self.protocol = pool, protocol
         self.limits = limits or Limits()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(headers=headers, timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S))
+        self._served: dict[str, str] = {}            # engine URL -> its model name (vLLM-Omni)
+        if protocol == "vllm-omni":
+            from . import vllm_omni
+            self._to_call, self.reader = vllm_omni.to_call, vllm_omni.OmniReader
+        else:
+            self._to_call, self.reader = to_call, SseReader
 
     @classmethod
     def from_urls(cls, urls: str, api_key: Optional[str] = None, **kwargs) -> "RemoteBackend":
@@ -58,7 +67,7 @@ class RemoteBackend:
         return result
 
     def stream(self, request: Any, cancel: Optional[threading.Event] = None) -> Iterator[StreamEvent]:
-        call = to_call(request)                 # bad input raises here, before any network
+        call = self._to_call(request)           # bad input raises here, before any network
         return self._events(call, cancel or threading.Event())
 
     def status(self) -> dict:
@@ -70,7 +79,7 @@ class RemoteBackend:
             except (httpx.HTTPError, ValueError):
                 continue
             for item in listed.get("data", []):
-                role = item.get("id", "").rsplit("-", 1)[-1]
+                role = item.get("id", "").rsplit("-", 1)[-1].lower()
                 if role in ("instruct", "base"):
                     models[role] = {"configured": True, "loaded": True, "spec": f"remote: {item['id']}"}
         return {"device": "remote", "dtype": "remote", "tiny": False, "models": models,
@@ -108,16 +117,34 @@ class RemoteBackend:
         kwargs = ({"json": call.json} if call.json is not None
                   else {"data": call.form, "files": call.files})
         try:
+            if call.json is not None and call.json.get("model") is None:    # vLLM-Omni: its name
+                kwargs["json"] = {**call.json, "model": self._served_model(url)}
             with self._http.stream("POST", url + call.path, **kwargs) as response:
                 if response.status_code != 200:
                     response.read()
                     _raise_for(response)
                 if call.kind == "once":
-                    yield _once_result(call, response.read())
+                    yield once_result(call, response.read())
                     return
-                yield from _Reader(call).read(response, cancel)
+                yield from self.reader(call).read(response, cancel)
         except httpx.HTTPError as exc:
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
+
+
+    def _served_model(self, url: str) -> str:
+        """The model name an engine serves (the first of GET /v1/models), asked once."""
+        if url not in self._served:
+            response = self._http.get(f"{url}/v1/models", timeout=CONNECT_TIMEOUT_S)
+            if response.status_code != 200:
+                _raise_for(response)
+            try:
+                data = response.json().get("data") or []
+            except ValueError:
+                raise _Retry("GET /v1/models did not answer JSON") from None
+            if not data:
+                raise _Retry("the engine serves no model")
+            self._served[url] = data[0]["id"]
+        return self._served[url]
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -135,98 +162,3 @@ def _raise_for(response: httpx.Response) -> None:
     if status == 401:
         raise RemoteError(f"the remote engine refused the API key: {message}")
     raise PromptError(message)
-
-
-def _empty_tokens() -> np.ndarray:
-    return np.zeros((STREAMS, 0), dtype=np.int64)          # [9, 0]: tokens stay on the engine
-
-
-def _once_result(call: Call, body: bytes) -> StreamEvent:
-    from ..audio_io import load_audio
-
-    data = json.loads(body)
-    audio = load_audio(base64.b64decode(data["audio"]["data"]))
-    result = TaskResult(text=data.get("text", ""), audio=audio, tokens=_empty_tokens(), new_groups=0,
-                        stop_reason=data.get("stop_reason", "stop_token"), seed=data.get("seed"),
-                        task="continue" if call.path.endswith("continue") else "s2s")
-    return StreamEvent(audio_chunk=audio, result=result)
-
-
-class _Reader:
-    """One streamed answer (SSE) -> StreamEvents, the last with the TaskResult."""
-
-    def __init__(self, call: Call):
-        self.call = call
-        self.text, self.reasoning, self.chunks = "", "", []
-        self.usage: dict = {}
-        self.finish = "stop"
-
-    def read(self, response: httpx.Response, cancel: threading.Event) -> Iterator[StreamEvent]:
-        for line in response.iter_lines():
-            if cancel.is_set():
-                self.finish = "cancelled"
-                break                       # leaving closes the connection: the engine cancels
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            data = json.loads(line[len("data: "):])
-            if "error" in data:
-                raise PromptError(data["error"].get("message", "the remote engine failed"))
-            event = self._event(data)
-            if event is not None:
-                yield event
-        yield StreamEvent(result=self._result())
-
-    def _event(self, data: dict) -> Optional[StreamEvent]:
-        kind = data.get("type", "")
-        if kind == "speech.audio.delta":
-            return self._audio(data["audio"])
-        if kind == "transcript.text.delta":
-            return self._text(data["delta"])
-        if kind in ("speech.audio.done", "transcript.text.done"):
-            self.usage = data.get("usage") or {}
-            if kind == "transcript.text.done":
-                self.text = data.get("text", self.text)
-            return None
-        if data.get("usage"):
-            self.usage = data["usage"]
-        for choice in data.get("choices", []):
-            self.finish = choice.get("finish_reason") or self.finish
-            delta = choice.get("delta") or {}
-            if delta.get("reasoning_content"):
-                self.reasoning += delta["reasoning_content"]
-            audio = delta.get("audio") or {}
-            text = delta.get("content") or audio.get("transcript") or ""
-            chunk = self._audio(audio["data"]).audio_chunk if audio.get("data") else None
-            if text or chunk is not None:
-                self.text += text
-                return StreamEvent(text_delta=text, audio_chunk=chunk)
-        return None
-
-    def _audio(self, b64: str) -> StreamEvent:
-        chunk = pcm16_to_float(base64.b64decode(b64))
-        self.chunks.append(chunk)
-        return StreamEvent(audio_chunk=chunk)
-
-    def _text(self, delta: str) -> StreamEvent:
-        self.text += delta
-        return StreamEvent(text_delta=delta)
-
-    def _result(self) -> TaskResult:
-        call = self.call
-        audio = np.concatenate(self.chunks) if self.chunks else None
-        if call.speaks and audio is None:
-            audio = np.zeros(0, dtype=np.float32)
-        text = self.text
-        if call.thinking:                    # rebuilt so that result.thinking / .answer split it
-            text = f"{self.reasoning}{THINK_CLOSE}\n{self.text}" if self.text else self.reasoning
-        new = int(self.usage.get("completion_tokens", self.usage.get("output_tokens", 0)))
-        task = call.extra.get("task") or {"speech": "tts", "transcript": "asr"}[call.kind]
-        conversation = None
-        if task in ("dialogue", "s2t", "chat"):
-            before: Optional[Conversation] = call.extra.get("conversation")
-            turns = (before.turns if before is not None else ()) + (
-                call.extra["user_turn"], Turn("assistant", text=self.text, audio=audio))
-            conversation = Conversation(task=task, turns=turns, system_prompt=call.extra.get("system_prompt"))
-        return TaskResult(text=text, audio=audio, tokens=_empty_tokens(), new_groups=new,
-                          stop_reason=FINISH_TO_STOP.get(self.finish, self.finish), task=task,
-                          conversation=conversation, opened_thinking=call.thinking)
