@@ -52,7 +52,9 @@ def register(subparsers: Any) -> None:
     s.add_argument("--concurrency", type=int, default=4,
                    help="model requests run at once (the engine batches them)")
     s.add_argument("--max-queue", type=int, default=64, help="requests allowed to wait")
-    from .serve import add_api_args, add_engine_args
+    from mimo_core.remote.cli import add_engine_args
+
+    from .serve import add_api_args
     add_api_args(p)             # --api-key --cors-origin --voices --max-upload-mb (the /v1 API)
     add_engine_args(p)          # --engine-url: remote engines instead of local weights
     p.set_defaults(func=main)

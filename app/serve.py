@@ -16,7 +16,6 @@ import sys
 from typing import Any, Optional
 
 DEFAULT_PORT = 8000
-ENGINE_KEY_ENV = "MIMO_ENGINE_API_KEY"
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +31,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--root-path", default=None, help="URL prefix when served behind a proxy")
     s.add_argument("--max-queue", type=int, default=64, help="API requests allowed in flight (429 beyond)")
     add_api_args(p)
+    from mimo_core.remote.cli import add_engine_args
     add_engine_args(p)
     p.set_defaults(func=main)
 
@@ -55,25 +55,11 @@ def add_api_args(parser: argparse.ArgumentParser) -> None:
                         "default: the model's context)")
 
 
-def add_engine_args(parser: argparse.ArgumentParser) -> None:
-    """``--engine-url``: use remote engines instead of loading weights here."""
-    g = parser.add_argument_group("remote engines")
-    g.add_argument("--engine-url", default=None, metavar="URL[,URL...]",
-                   help="run every task on these MiMo-Audio servers (our `serve` or app's /v1) "
-                        "instead of loading the model here; calls go to the least busy one")
-    g.add_argument("--engine-protocol", default="mimo", choices=("mimo", "vllm-omni"),
-                   help="what the engines speak: our API (serve / app) or vLLM-Omni's chat endpoint")
-    g.add_argument("--engine-api-key", default=os.environ.get(ENGINE_KEY_ENV),
-                   help=f"the engines' API key (default: ${ENGINE_KEY_ENV})")
-
-
 def open_engine(args: argparse.Namespace) -> tuple[Any, Optional[str], bool]:
     """(backend, demo banner or None, is local) for the model flags or ``--engine-url``."""
     if getattr(args, "engine_url", None):
-        from mimo_core.remote import RemoteBackend
-        backend = RemoteBackend.from_urls(args.engine_url, api_key=args.engine_api_key,
-                                          protocol=args.engine_protocol)
-        return backend, None, False
+        from mimo_core.remote.cli import remote_from_args
+        return remote_from_args(args), None, False
     from .launch import choose_models, open_model
     choice = choose_models(args)
     return open_model(choice, args), choice.banner, True

@@ -6,6 +6,7 @@ least-busy choice and failover are tested with a dead address beside the live on
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,3 +160,37 @@ def test_a_serve_in_front_of_remote_engines(remote):
         reply = client.audio.speech.create(model="mimo-audio-instruct", voice="alloy", input="Hi.",
                                            response_format="wav", extra_body={"max_tokens": 4, "seed": 1})
     assert reply.content[:4] == b"RIFF"
+
+
+def test_serve_command_with_engine_url_runs_as_a_gateway(engine_url):
+    """``run_mimo_audio.py serve --engine-url`` as a real process in front of the engine."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from .openai_support import START_TIMEOUT_S
+
+    port = free_port()
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, str(repo / "run_mimo_audio.py"), "serve", "--port", str(port),
+                             "--engine-url", engine_url, "--engine-api-key", "k", "--api-key", "front"],
+                            cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url, deadline = f"http://127.0.0.1:{port}/v1", time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                models = httpx.get(f"{url}/models", headers={"Authorization": "Bearer front"}, timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+        assert "mimo-audio-instruct" in {m["id"] for m in models.json()["data"]}
+        reply = httpx.post(f"{url}/chat/completions", headers={"Authorization": "Bearer front"}, timeout=120,
+                           json={"model": "mimo-audio-instruct", "max_tokens": 4, "seed": 1,
+                                 "messages": [{"role": "user", "content": "hi"}]})
+        assert reply.status_code == 200 and reply.json()["object"] == "chat.completion"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
