@@ -301,11 +301,12 @@ def test_queue_full_429_while_a_stream_holds_the_only_slot(strict_url):
     client = openai.OpenAI(base_url=f"{strict_url}/v1", api_key="sesame", max_retries=0, timeout=120)
     headers = {"Authorization": "Bearer sesame"}
     body = {"model": MODEL, "voice": "alloy", "input": "Hello there.", "response_format": "pcm",
-            "max_tokens": 400}
+            "max_tokens": 2000, "min_tokens": 2000}              # cannot stop early
     with httpx.stream("POST", f"{strict_url}/v1/audio/speech", json=body, headers=headers,
                       timeout=120) as held:
         assert held.status_code == 200
-        next(held.iter_raw())                            # generation is under way
+        raw = held.iter_raw()                            # kept: dropping it closes the stream
+        next(raw)                                        # generation is under way
         status, payload = _error(lambda: client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=2))
         assert status == 429 and payload["type"] == "rate_limit_error"

@@ -85,12 +85,14 @@ def options(data: dict) -> GenerationOptions:
     sampler (OpenAI has one); ``top_k``, ``audio_temperature``, ``audio_top_p``,
     ``audio_top_k`` and ``greedy`` are our extras; ``seed`` makes sampling reproducible.
     ``max_completion_tokens`` / ``max_tokens`` bound the generated groups (each carries one
-    text token and 4 audio frames, 0.16 s of speech), on every endpoint."""
+    text token and 4 audio frames, 0.16 s of speech), on every endpoint; ``min_tokens`` (as
+    vLLM names it) is the fewest groups before a stop token may end generation."""
     max_groups = number(data, "max_completion_tokens", int, 1)
     if max_groups is None:
         max_groups = number(data, "max_tokens", int, 1)
     return GenerationOptions(
         greedy=flag(data, "greedy"), seed=number(data, "seed", int), max_new_groups=max_groups,
+        min_new_groups=number(data, "min_tokens", int, 0),
         text_temperature=_positive(data, "temperature"), text_top_p=number(data, "top_p", float, 0, 1),
         text_top_k=number(data, "top_k", int, 0),
         audio_temperature=_positive(data, "audio_temperature"),

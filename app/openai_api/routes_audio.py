@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
+from mimo_core.constants import GROUP_SIZE
 from mimo_core.tasks import ASRRequest, TTSRequest
 
 from .admission import read_body, replay
@@ -91,7 +92,6 @@ def add_routes(api: FastAPI, ctx) -> None:
 
 def _usage(result) -> dict:
     """Token counts in model positions: prompt groups in, generated groups out."""
-    from mimo_core.constants import GROUP_SIZE
     prompt = result.prompt_columns // GROUP_SIZE
     return {"type": "tokens", "input_tokens": prompt, "output_tokens": result.new_groups,
             "total_tokens": prompt + result.new_groups}

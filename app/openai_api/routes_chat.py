@@ -49,7 +49,10 @@ def add_routes(api: FastAPI, ctx) -> None:
                              options=ctx.options(data))
         reply = _Reply(MODEL_IDS[INSTRUCT], wants_audio, ctx.cache)
         if stream:
-            include_usage = flag(data.get("stream_options") or {}, "include_usage")
+            stream_options = data.get("stream_options") or {}
+            if not isinstance(stream_options, dict):
+                raise bad_request("stream_options must be an object", param="stream_options")
+            include_usage = flag(stream_options, "include_usage")
             events = await ctx.stream(task)
             return StreamingResponse(reply.chunks(events, thinking, include_usage),
                                      media_type="text/event-stream")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
@@ -31,6 +32,7 @@ from .voices import Voices
 API_PREFIX = "/v1"
 API_KEY_ENV = "MIMO_API_KEY"
 DEFAULT_MAX_IN_FLIGHT = 64
+CATALOG_RETRY_S = 5
 
 
 @dataclass
@@ -53,9 +55,17 @@ class ApiContext:
         self.upload_cap = config.max_upload_bytes or default_upload_cap(
             getattr(limits, "max_audio_seconds", 300.0))
         self.in_flight = InFlight(config.max_in_flight)
-        self.catalog = Catalog.from_status(backend.status())
+        self._catalog = Catalog.from_status(backend.status())
         self.voices = Voices.from_folder(config.voices_dir)
         self.cache = config.audio_cache
+
+    @property
+    def catalog(self) -> Catalog:
+        """The models served; asked again (at most every few seconds) while none is known,
+        e.g. when remote engines were not up yet when this server started."""
+        if not self._catalog.roles and time.time() - self._catalog.created >= CATALOG_RETRY_S:
+            self._catalog = Catalog.from_status(self.backend.status())
+        return self._catalog
 
     async def json_body(self, request: Request) -> dict:
         """Ready check, then the capped body parsed as a JSON object."""

@@ -72,9 +72,7 @@ def _sampling(options: GenerationOptions) -> dict:
               "max_tokens": options.max_new_groups, "temperature": options.text_temperature,
               "top_p": options.text_top_p, "top_k": options.text_top_k,
               "audio_temperature": options.audio_temperature, "audio_top_p": options.audio_top_p,
-              "audio_top_k": options.audio_top_k}
-    if options.min_new_groups is not None:
-        raise PromptError("min_new_groups is not available through a remote engine")
+              "audio_top_k": options.audio_top_k, "min_tokens": options.min_new_groups}
     return {k: v for k, v in fields.items() if v is not None}
 
 
