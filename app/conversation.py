@@ -3,34 +3,69 @@
 The history of each browser session lives in that session's ``gr.State`` as a
 :class:`mimo_core.tasks.types.Conversation` value: it comes in as an argument and goes back
 out as a return value, so two sessions can never see each other's turns. The chat view is
-drawn from that value (turn audio becomes small WAV files the browser can play): the past
-turns once per call, the new turns appended at its end.
+drawn from that value (turn audio becomes small WAV files the browser can play; a turn's
+reasoning a collapsed "Thinking" message): the past turns once per call, the new turns
+appended at its end.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import gradio as gr
 
-from mimo_core.errors import PromptError
-from mimo_core.tasks.types import ChatRequest, Conversation, DialogueRequest, S2TRequest, Turn
+from mimo_core.tasks.registry import task_spec
+from mimo_core.tasks.types import Conversation, Turn
 
 from .handler_base import StreamState, user_errors
-from .inputs import audio_file, audio_path_of, options_from, read_audio, read_text, wav_bytes
+from .inputs import audio_file, audio_path_of, wav_bytes
+
+THINKING_TITLE = "Thinking"
+VOICE_LOCKED = "Voice prompt (fixed after the first turn: Clear conversation to change it)"
+VOICE_OPEN = "Voice prompt (optional: the voice to answer in)"
 
 
-def _message(role: str, content: Any) -> dict:
-    return {"role": role, "content": content}
+class TurnUpdate(NamedTuple):
+    """What a conversation tab shows while a turn runs. ``message``: the input widget (emptied
+    when answered); ``voice``/``system``: the first-turn-only controls (locked once the
+    conversation has started). A tab wires the fields :func:`turn_fields` names for it."""
+
+    chat: Any
+    live: Any
+    full: Any
+    status: Any
+    conversation: Any
+    message: Any
+    voice: Any
+    system: Any
+
+
+def turn_fields(task: str) -> tuple[str, ...]:
+    """The :class:`TurnUpdate` fields a conversation task's tab shows, in wiring order."""
+    spec = task_spec(task)
+    names = ["chat"] + (["live", "full"] if spec.speaks else []) + ["status", "conversation", "message"]
+    if "voice_prompt" in spec.input_names:
+        names += ["voice", "system"]
+    return tuple(names)
+
+
+def _message(role: str, content: Any, **extra: Any) -> dict:
+    return {"role": role, "content": content, **extra}
 
 
 def _audio_message(role: str, path: str) -> dict:
     return _message(role, {"path": path, "mime_type": "audio/wav"})
 
 
+def _thinking_message(text: str, done: bool = True) -> dict:
+    return _message("assistant", text, metadata={"title": THINKING_TITLE, "status": "done" if done else "pending"})
+
+
 def _turn_messages(turn: Turn) -> tuple[list[dict], Optional[str]]:
-    """Chat-view messages of one turn (its text and/or a playable audio) and its audio file."""
-    messages = [_message(turn.role, turn.text)] if turn.text else []
+    """Chat-view messages of one turn (reasoning, text and/or a playable audio) and its audio file."""
+    messages = [_thinking_message(turn.thinking)] if turn.thinking else []
+    if turn.text:
+        messages.append(_message(turn.role, turn.text))
     path = audio_file(turn.audio)
     if path is not None:
         messages.append(_audio_message(turn.role, path))
@@ -45,63 +80,46 @@ def render_conversation(conversation: Optional[Conversation]) -> list[dict]:
             for m in _turn_messages(turn)[0]]
 
 
-def _check_conversation(conversation: Any, task: str) -> Optional[Conversation]:
-    if conversation is None:
-        return None
-    if not isinstance(conversation, Conversation):
-        raise PromptError("the conversation state is not a conversation; press Clear to start over")
-    if conversation.task and conversation.task != task:
-        raise PromptError(f"this conversation belongs to the {conversation.task!r} tab; press Clear")
-    return conversation
-
-
-def _pending_user_turn(audio_value: Any = None, text: str = "") -> list[dict]:
+def _pending_user_turn(req: Any) -> list[dict]:
     """How the user's new turn looks while the model answers."""
+    text = getattr(req, "text", None)
     if text:
         return [_message("user", text)]
-    path = audio_path_of(audio_value)
+    path = audio_path_of(getattr(req, "audio", None))
     return [_audio_message("user", str(path))] if isinstance(path, str) else [_message("user", "(speech)")]
+
+
+def _answer_messages(state: StreamState) -> list[dict]:
+    thinking, answer = state.thinking_and_answer
+    shown = [_thinking_message(thinking, done=bool(answer))] if thinking else []
+    return shown + [_message("assistant", answer or "...")]
+
+
+def _locks(started: bool) -> tuple[Any, Any]:
+    """Voice and system prompt controls: open before the first turn, locked after it."""
+    if started:
+        return gr.update(value=None, interactive=False, label=VOICE_LOCKED), gr.update(interactive=False)
+    return gr.update(interactive=True, label=VOICE_OPEN), gr.update(interactive=True)
 
 
 class ConversationHandlers:
     """Dialogue tasks; mixed into :class:`app.handlers.Handlers` (needs its HandlerBase)."""
 
-    # -- request builders --------------------------------------------------------------
-    def dialogue_request(self, audio: Any, voice: Any, system_prompt: Any, conversation: Any,
-                         *sampler: Any) -> DialogueRequest:
-        return DialogueRequest(
-            audio=read_audio(audio, "your spoken message", self.limits),
-            conversation=_check_conversation(conversation, "dialogue"),
-            voice_prompt=read_audio(voice, "the voice prompt", self.limits, required=False),
-            system_prompt=read_text(system_prompt, "the system prompt", self.limits, required=False) or None,
-            options=options_from(sampler))
-
-    def s2t_request(self, audio: Any, conversation: Any, *sampler: Any) -> S2TRequest:
-        return S2TRequest(audio=read_audio(audio, "your spoken message", self.limits),
-                          conversation=_check_conversation(conversation, "s2t"),
-                          options=options_from(sampler))
-
-    def chat_request(self, text: Any, conversation: Any, *sampler: Any) -> ChatRequest:
-        return ChatRequest(text=read_text(text, "your message", self.limits),
-                           conversation=_check_conversation(conversation, "chat"),
-                           options=options_from(sampler))
-
-    # -- streaming core for conversations ----------------------------------------------
-    def _turn_stream(self, request: Any, task: str, req: Any, pending: list[dict]
-                     ) -> Iterator[tuple]:
-        """UI values (chat messages, live chunk, full audio, status, conversation)."""
+    def _turn_stream(self, request: Any, task: str, req: Any) -> Iterator[TurnUpdate]:
         before = req.conversation
         history = render_conversation(before)
-        yield history + pending, None, None, "Waiting for the model...", gr.skip()
+        pending = _pending_user_turn(req)
+        skip = gr.skip()
+        yield TurnUpdate(history + pending, None, None, "Waiting for the model...", skip, skip, skip, skip)
         state = StreamState()
         for state, chunk in self._events(request, task, req):
             live = wav_bytes(chunk) if (chunk is not None and self.stream_audio) else None
-            answer = [_message("assistant", state.text or "...")]
-            yield history + pending + answer, live, gr.skip(), state.progress(), gr.skip()
+            yield TurnUpdate(history + pending + _answer_messages(state), live, skip, state.progress(),
+                             skip, skip, skip, skip)
         status = state.summary()
         if state.stopped or state.result.conversation is None:
             # stopped: the unfinished turn is left out of the history
-            yield history, None, None, status, before
+            yield TurnUpdate(history, None, None, status, before, skip, *_locks(before is not None))
             return
         after = state.result.conversation
         old = before.turns if before is not None else ()
@@ -113,51 +131,41 @@ class ConversationHandlers:
             messages += drawn
             if turn.role == "assistant":
                 full = path                         # the reply's audio, already written
-        yield messages, None, full, status, after
+        yield TurnUpdate(messages, None, full, status, after, skip, *_locks(True))
+        # answered: the message box is emptied (the audio widget) or cleared (the textbox)
+        yield TurnUpdate(skip, skip, skip, skip, skip, "" if hasattr(req, "text") else None, skip, skip)
 
-    # -- UI streams ----------------------------------------------------------------------
-    @user_errors
-    def dialogue_stream(self, request: gr.Request, audio: Any, *values: Any) -> Iterator[tuple]:
-        req = self.dialogue_request(audio, *values)
-        for out in self._turn_stream(request, "dialogue", req, _pending_user_turn(audio)):
-            yield *out, gr.skip()
-        yield *(gr.skip(),) * 5, None                   # answered: ready for the next message
+    def turn_stream(self, task: str) -> Callable[..., Iterator[tuple]]:
+        """The UI stream of a conversation task: :class:`TurnUpdate` s projected on
+        :func:`turn_fields` (what the tab shows)."""
+        fields = turn_fields(task)
 
-    @user_errors
-    def s2t_stream(self, request: gr.Request, audio: Any, *values: Any) -> Iterator[tuple]:
-        req = self.s2t_request(audio, *values)
-        for messages, _live, _full, status, conv in self._turn_stream(
-                request, "s2t", req, _pending_user_turn(audio)):
-            yield messages, status, conv, gr.skip()
-        yield gr.skip(), gr.skip(), gr.skip(), None     # answered: ready for the next message
+        @user_errors
+        def stream(request: Optional[gr.Request] = None, **values: Any) -> Iterator[tuple]:
+            req = self.request(task, values)
+            for update in self._turn_stream(request, task, req):
+                yield tuple(getattr(update, name) for name in fields)
+        stream.__name__ = f"{task}_stream"
+        return stream
 
-    @user_errors
-    def chat_stream(self, request: gr.Request, text: Any, *values: Any) -> Iterator[tuple]:
-        req = self.chat_request(text, *values)
-        for messages, _live, _full, status, conv in self._turn_stream(
-                request, "chat", req, _pending_user_turn(text=req.text)):
-            yield messages, status, conv, gr.skip()
-        yield gr.skip(), gr.skip(), gr.skip(), ""      # answered: empty the textbox
+    def turn_api(self, task: str) -> Callable[..., tuple]:
+        """One turn, final result: (audio,) text, (reasoning,) conversation; the session keeps
+        the conversation."""
+        spec = task_spec(task)
 
-    # -- API calls (one turn, final result; the session keeps the conversation) ----------
-    @user_errors
-    def dialogue_api(self, request: gr.Request, *values: Any) -> tuple:
-        result = self.backend.run(self.dialogue_request(*values))
-        path, text = self._audio_out(result)
-        return path, text, result.conversation
-
-    @user_errors
-    def s2t_api(self, request: gr.Request, *values: Any) -> tuple:
-        result = self.backend.run(self.s2t_request(*values))
-        return result.text, result.conversation
-
-    @user_errors
-    def chat_api(self, request: gr.Request, *values: Any) -> tuple:
-        result = self.backend.run(self.chat_request(*values))
-        return result.text, result.conversation
+        @user_errors
+        def api(request: Optional[gr.Request] = None, **values: Any) -> tuple:
+            result = self.backend.run(self.request(task, values))
+            text = (result.answer, result.thinking) if spec.thinks else (result.text,)
+            audio = (audio_file(result.audio, result.sample_rate),) if spec.speaks else ()
+            return (*audio, *text, result.conversation)
+        api.__name__ = task
+        return api
 
     @staticmethod
-    def clear_conversation() -> tuple:
-        """Clear button: empty chat view, no history, no audio, empty status."""
-        return [], None, None, ""
+    def clear_conversation(task: str) -> tuple:
+        """Clear button: empty chat view, no history, no audio, empty status (and the
+        first-turn controls open again)."""
+        update = TurnUpdate([], None, None, "", None, gr.skip(), *_locks(False))
+        return tuple(getattr(update, name) for name in turn_fields(task) if name not in ("live", "message"))
 

@@ -15,7 +15,7 @@ import html
 import inspect
 import logging
 import threading
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import gradio as gr
 import numpy as np
@@ -23,6 +23,7 @@ import numpy as np
 from mimo_core.errors import MimoError
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.types import TaskResult
+from mimo_core.thinking import split_thinking
 
 from .inputs import audio_file, wav_bytes
 
@@ -74,6 +75,25 @@ def session_key(request: Optional[gr.Request]) -> str:
     return getattr(request, "session_hash", None) or ""
 
 
+class AudioUpdate(NamedTuple):
+    """What an audio task's UI shows: the live chunk, the answer text, the reasoning, the whole
+    audio file, the status line."""
+
+    live: Any
+    text: Any
+    thinking: Any
+    full: Any
+    status: Any
+
+
+class TextUpdate(NamedTuple):
+    """What a text task's UI shows: the answer, the reasoning, the status line."""
+
+    text: Any
+    thinking: Any
+    status: Any
+
+
 class StreamState:
     """What one streaming call has produced so far (the backend's last event carries the
     result: full text and audio)."""
@@ -83,6 +103,12 @@ class StreamState:
         self.result: Optional[TaskResult] = None
         self.groups_done = 0
         self.max_groups = 0
+        self.opened_thinking = False
+
+    @property
+    def thinking_and_answer(self) -> tuple[str, str]:
+        """The text so far split into (reasoning, answer)."""
+        return split_thinking(self.text, self.opened_thinking)
 
     @property
     def stopped(self) -> bool:
@@ -113,15 +139,17 @@ class StreamState:
 class HandlerBase:
     """Cancellation, streaming and the Model tab, over one model backend."""
 
-    def __init__(self, backend: Any, *, limits: Optional[Limits] = None,
-                 banner: Optional[str] = None, stream_audio: bool = True):
+    def __init__(self, backend: Any, *, banner: Optional[str] = None, stream_audio: bool = True):
         self.backend = backend
-        # the backend's own limits when it has them, so the UI refuses what the model would
-        self.limits = limits or getattr(backend, "limits", None) or Limits()
         self.banner = banner                  # shown on top of the UI (the tiny-model warning)
         self.stream_audio = stream_audio      # False when ffmpeg is missing: no live player
         self._cancels: dict[tuple[str, str], threading.Event] = {}
         self._lock = threading.Lock()
+
+    @property
+    def limits(self) -> Limits:
+        """What the backend accepts (it checks every request; the UI only converts)."""
+        return getattr(self.backend, "limits", None) or Limits()
 
     # -- cancellation ------------------------------------------------------------------
     def _new_cancel(self, request: Optional[gr.Request], task: str) -> threading.Event:
@@ -153,6 +181,7 @@ class HandlerBase:
             for event in self.backend.stream(req, cancel=cancel):
                 state.text += event.text_delta or ""
                 state.groups_done, state.max_groups = event.groups_done, event.max_groups
+                state.opened_thinking = getattr(event, "opened_thinking", False)
                 chunk = event.audio_chunk
                 if chunk is not None and not np.size(chunk):
                     chunk = None
@@ -165,26 +194,26 @@ class HandlerBase:
                 if self._cancels.get((session_key(request), task)) is cancel:
                     del self._cancels[(session_key(request), task)]
 
-    def _audio_stream(self, request: Optional[gr.Request], task: str, req: Any) -> Iterator[tuple]:
-        """UI values (live chunk, text, full audio file, status) while an audio task runs."""
-        yield None, "", None, "Waiting for the model..."
+    def _audio_stream(self, request: Optional[gr.Request], task: str, req: Any) -> Iterator[AudioUpdate]:
+        """UI values while an audio task runs (see :class:`AudioUpdate`)."""
+        yield AudioUpdate(None, "", "", None, "Waiting for the model...")
         state = StreamState()
         for state, chunk in self._events(request, task, req):
             live = wav_bytes(chunk) if (chunk is not None and self.stream_audio) else None
-            yield live, state.text, gr.skip(), state.progress()
-        yield None, state.text, state.audio_file(), state.summary()
+            thinking, answer = state.thinking_and_answer
+            yield AudioUpdate(live, answer, thinking, gr.skip(), state.progress())
+        thinking, answer = state.thinking_and_answer
+        yield AudioUpdate(None, answer, thinking, state.audio_file(), state.summary())
 
-    def _text_stream(self, request: Optional[gr.Request], task: str, req: Any) -> Iterator[tuple]:
-        """UI values (text so far, status) while a text task runs."""
-        yield "", "Waiting for the model..."
+    def _text_stream(self, request: Optional[gr.Request], task: str, req: Any) -> Iterator[TextUpdate]:
+        """UI values while a text task runs (see :class:`TextUpdate`)."""
+        yield TextUpdate("", "", "Waiting for the model...")
         state = StreamState()
         for state, _ in self._events(request, task, req):
-            yield state.text, state.progress()
-        yield state.text, state.summary()
-
-    @staticmethod
-    def _audio_out(result: TaskResult) -> tuple[Optional[str], str]:
-        return audio_file(result.audio, result.sample_rate), result.text
+            thinking, answer = state.thinking_and_answer
+            yield TextUpdate(answer, thinking, state.progress())
+        thinking, answer = state.thinking_and_answer
+        yield TextUpdate(answer, thinking, state.summary())
 
     # -- the Model tab -------------------------------------------------------------------
     @user_errors

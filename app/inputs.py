@@ -1,8 +1,8 @@
-"""From widget values to typed task inputs, and from model outputs to things a browser plays.
+"""The advanced settings as generation options, and model outputs as things a browser plays.
 
-Pure helpers, no gradio: the handlers call them, the tests call them directly. Every bad
-value raises a :mod:`mimo_core.errors` error with one readable line (the handlers turn those
-into ``gr.Error`` toasts).
+Pure helpers, no gradio: the handlers call them, the tests call them directly. A setting that
+is not a number raises a :mod:`mimo_core.errors` error with one readable line (the handlers
+turn those into ``gr.Error`` toasts); task inputs are converted in :mod:`app.convert`.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ from typing import Any, Optional
 import numpy as np
 import soundfile as sf
 
-from mimo_core.audio_io import load_audio
 from mimo_core.constants import SAMPLE_RATE
-from mimo_core.errors import AudioInputError, MimoError, PromptError
+from mimo_core.errors import PromptError
 from mimo_core.tasks.defaults import groups_for_seconds
-from mimo_core.tasks.limits import Limits, check_text
 from mimo_core.tasks.types import GenerationOptions
 
-__all__ = ["SAMPLER_FIELDS", "read_audio", "read_text", "options_from",
-           "wav_bytes", "write_wav", "audio_file", "audio_path_of"]
+__all__ = ["SAMPLER_FIELDS", "options_from", "wav_bytes", "write_wav", "audio_file", "audio_path_of"]
 
 # The advanced-settings widgets every task tab has, in the order their values reach a handler.
 SAMPLER_FIELDS = ("greedy", "seed", "min_seconds", "max_seconds", "text_temperature", "text_top_p",
@@ -41,33 +38,6 @@ def audio_path_of(value: Any) -> Any:
     return value
 
 
-def read_audio(value: Any, what: str, limits: Limits, *, required: bool = True
-               ) -> Optional[np.ndarray]:
-    """Load one audio widget value as 24 kHz mono float32, or raise a readable error.
-
-    ``what`` names the widget in the message ("the input audio", "example 2's output").
-    """
-    source = audio_path_of(value)
-    if source is None or (isinstance(source, str) and not source.strip()):
-        if required:
-            raise AudioInputError(f"{what} is missing: upload a file or record with the microphone")
-        return None
-    if isinstance(source, (str, Path)) and not Path(source).is_file():
-        raise AudioInputError(f"{what}: file not found ({Path(source).name})")
-    try:
-        return load_audio(source, max_seconds=limits.max_audio_seconds)
-    except MimoError as exc:                    # AudioInputError, InputTooLongError
-        raise type(exc)(f"{what}: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file for the user
-        raise AudioInputError(f"{what} cannot be read as audio ({type(exc).__name__})") from exc
-
-
-def read_text(value: Any, what: str, limits: Limits, *, required: bool = True) -> str:
-    """Strip and check one text widget value (empty / over-long -> readable error)."""
-    text = "" if value is None else str(value)
-    return check_text(text.strip(), what, limits, required=required)
-
-
 def _number(value: Any, what: str) -> Optional[float]:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -80,18 +50,18 @@ def _number(value: Any, what: str) -> Optional[float]:
     return number
 
 
-def options_from(values: tuple) -> GenerationOptions:
-    """Build :class:`GenerationOptions` from the advanced-settings values (``SAMPLER_FIELDS``
-    order). An empty field means the task's default; ``min_seconds`` / ``max_seconds`` bound
-    the output length (6.25 positions a second; for text tasks a position is a token)."""
-    if len(values) != len(SAMPLER_FIELDS):
-        raise PromptError(f"expected {len(SAMPLER_FIELDS)} sampler settings, got {len(values)}")
-    named = dict(zip(SAMPLER_FIELDS, values))
-    seed = _number(named["seed"], "seed")
-    if seed is not None and not (0 <= seed <= _MAX_SEED and seed == int(seed)):
-        raise PromptError(f"seed must be a whole number >= 0, got {named['seed']!r}")
-    low = _number(named["min_seconds"], "minimum length")
-    high = _number(named["max_seconds"], "maximum length")
+def options_from(greedy: Any = False, seed: Any = None, min_seconds: Any = None,
+                 max_seconds: Any = None, text_temperature: Any = None, text_top_p: Any = None,
+                 audio_temperature: Any = None, audio_top_p: Any = None) -> GenerationOptions:
+    """Build :class:`GenerationOptions` from the advanced-settings values (``SAMPLER_FIELDS``,
+    by name; the UI sends numbers as text). An empty field means the task's default;
+    ``min_seconds`` / ``max_seconds`` bound the output length (6.25 positions a second; for
+    text tasks a position is a token)."""
+    seed_value = _number(seed, "seed")
+    if seed_value is not None and not (0 <= seed_value <= _MAX_SEED and seed_value == int(seed_value)):
+        raise PromptError(f"seed must be a whole number >= 0, got {seed!r}")
+    low = _number(min_seconds, "minimum length")
+    high = _number(max_seconds, "maximum length")
     if low is not None and low < 0:
         raise PromptError(f"minimum length must be >= 0 s, got {low:g}")
     if high is not None and high <= 0:
@@ -99,14 +69,14 @@ def options_from(values: tuple) -> GenerationOptions:
     if low is not None and high is not None and low > high:
         raise PromptError(f"minimum length {low:g} s is more than the maximum {high:g} s")
     return GenerationOptions(
-        greedy=bool(named["greedy"]),
-        seed=None if seed is None else int(seed),
+        greedy=bool(greedy),
+        seed=None if seed_value is None else int(seed_value),
         min_new_groups=groups_for_seconds(low) if low else None,
         max_new_groups=None if high is None else groups_for_seconds(high),
-        text_temperature=_number(named["text_temperature"], "text temperature"),
-        text_top_p=_number(named["text_top_p"], "text top-p"),
-        audio_temperature=_number(named["audio_temperature"], "audio temperature"),
-        audio_top_p=_number(named["audio_top_p"], "audio top-p"),
+        text_temperature=_number(text_temperature, "text temperature"),
+        text_top_p=_number(text_top_p, "text top-p"),
+        audio_temperature=_number(audio_temperature, "audio temperature"),
+        audio_top_p=_number(audio_top_p, "audio top-p"),
     )
 
 

@@ -49,6 +49,7 @@ DEFAULT_SPECS = {
     Role.TOKENIZER: "XiaomiMiMo/MiMo-Audio-Tokenizer",
 }
 
+_LABELS = {Role.INSTRUCT: "Instruct model", Role.BASE: "Base model", Role.TOKENIZER: "audio tokenizer"}
 _TINY_SUBDIR = {Role.INSTRUCT: "lm", Role.BASE: "lm", Role.TOKENIZER: "audio_tokenizer"}
 _build_lock = threading.Lock()
 
@@ -190,11 +191,12 @@ def resolve_spec(spec: str | os.PathLike | None, role: Role | str) -> Path:
     if path.is_dir():
         return path
     if path.exists():
-        raise ModelLoadError(f"{role.value} model path {spec} is a file; pass its directory")
+        raise ModelLoadError(f"{_LABELS[role]} path {spec} is a file; pass its directory")
     text = str(spec)
     if _looks_like_repo_id(text):             # (an absolute path never looks like one)
         return download_repo(text)
-    raise ModelLoadError(f"{role.value} model directory not found: {spec}")
+    raise ModelLoadError(f"{_LABELS[role]} directory not found: {spec} does not exist "
+                         "and is not a Hugging Face repo id")
 
 
 def fill_specs(instruct=None, base=None, tokenizer=None, *, official: bool = True) -> tuple:

@@ -88,10 +88,26 @@ def test_each_chat_tab_has_its_own_session_state(config):
 
 def test_named_gives_api_parameters_real_names():
     h = Handlers(FakeMimoAudio(), presets={})
-    fn = named(h.tts_api, ["text", "mode"])
+    fn = named(h.api("tts"), ["text", "mode"])
     assert list(inspect.signature(fn).parameters) == ["request", "text", "mode"]
-    assert inspect.isgeneratorfunction(named(h.tts_stream, ["text"]))
-    assert fn(None, "Hi", "plain", "", None, *([None] * 8))[1] == "[tts turn 1] Hi"
+    assert inspect.isgeneratorfunction(named(h.stream("tts"), ["text"]))
+    assert fn(None, "Hi", "plain")[1] == "[tts turn 1] Hi"            # positional, as gradio calls
+
+
+def test_endpoints_take_the_registry_inputs_by_name():
+    """Every task's /<task> endpoint lists its inputs (app.convert.input_names) then the
+    advanced settings; conversation tasks take the conversation state among them."""
+    from app.convert import input_names
+    from app.inputs import SAMPLER_FIELDS
+    from mimo_core.tasks import TASKS
+
+    demo = build_app(Handlers(FakeMimoAudio(), presets={}))
+    api = demo.get_api_info()["named_endpoints"]
+    for task, spec in TASKS.items():
+        shown = [p["parameter_name"] for p in api[f"/{task}"]["parameters"]]
+        expected = [n for n in (*input_names(task), *SAMPLER_FIELDS) if n != "conversation"]
+        assert shown == expected, task
+        assert ("thinking" in shown) == ("thinking" in spec.input_names)
 
 
 def test_app_reaches_torch_only_through_mimo_core():

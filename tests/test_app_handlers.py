@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.handlers import MAX_EXAMPLE_ROWS, Handlers
+from app.convert import MAX_EXAMPLE_ROWS, example_names
+from app.handlers import Handlers
 from app.handler_base import status_markdown
 from app.inputs import options_from
 from tests.browser.fake_backend import CHUNK, FakeMimoAudio
@@ -20,7 +21,6 @@ from mimo_core.tasks.defaults import groups_for_seconds
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.types import S2SRequest, TTSRequest
 
-SAMPLER = (False, None, None, None, None, None, None, None)   # every advanced setting at its default
 
 
 def session(name: str) -> SimpleNamespace:
@@ -50,10 +50,10 @@ def wav(tmp_path):
     return str(path)
 
 
-def error_of(fn, *args) -> str:
+def error_of(fn, *args, **values) -> str:
     """The toast a handler shows for these arguments (generators are drained)."""
     with pytest.raises(gr.Error) as info:
-        out = fn(*args)
+        out = fn(*args, **values)
         if hasattr(out, "__next__"):
             list(out)
     return info.value.message
@@ -61,52 +61,55 @@ def error_of(fn, *args) -> str:
 
 # ------------------------------------------------------------------------- bad input
 def test_missing_audio_names_the_widget(h):
-    msg = error_of(h.asr_api, None, None, "English", *SAMPLER)
-    assert msg == "the audio to transcribe is missing: upload a file or record with the microphone"
-    assert "is missing" in error_of(h.dialogue_stream, session("a"), None, None, "", None, *SAMPLER)
+    assert error_of(h.api("asr"), None, audio=None, language="English") == "audio is missing"
+    assert error_of(h.api("asr"), None, language="English") == "audio is missing"      # omitted
+    assert "is missing" in error_of(h.stream("dialogue"), session("a"), audio=None, system_prompt="")
 
 
 def test_corrupt_file_is_a_readable_error_not_a_traceback(h, tmp_path):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00this is not audio at all")
-    msg = error_of(h.asr_stream, session("a"), str(bad), "English", *SAMPLER)
-    assert msg.startswith("the audio to transcribe")
+    msg = error_of(h.stream("asr"), session("a"), audio=str(bad), language="English")
+    assert msg.startswith("audio: cannot read audio")
     assert "\n" not in msg and "Traceback" not in msg
 
 
 def test_empty_and_over_long_text(fake, wav):
-    h = Handlers(fake, presets={}, limits=Limits(max_text_chars=20))
-    assert error_of(h.tts_api, None, "   ", "plain", "", None, *SAMPLER) == "the text is empty"
-    msg = error_of(h.tts_api, None, "x" * 21, "plain", "", None, *SAMPLER)
+    fake.limits = Limits(max_text_chars=20)
+    h = Handlers(fake, presets={})
+    assert error_of(h.api("tts"), None, text="   ", mode="plain") == "TTS text is empty"
+    msg = error_of(h.api("tts"), None, text="x" * 21, mode="plain")
     assert "21 characters" in msg and "limit is 20" in msg
-    assert "your message is empty" == error_of(h.chat_stream, session("a"), "", None, *SAMPLER)
-    assert "the question is empty" == error_of(h.understand_api, None, wav, " ", False, *SAMPLER)
+    assert "message is empty" == error_of(h.stream("chat"), session("a"), text="")
+    assert "question is empty" == error_of(h.api("understand"), None, audio=wav, question=" ")
 
 
 def test_the_backends_own_limits_apply(fake):
     fake.limits = Limits(max_text_chars=4)
-    assert error_of(Handlers(fake, presets={}).tts_api, None, "hello", "plain", "", None,
-                    *SAMPLER) == "the text has 5 characters; the limit is 4"
-    assert Handlers(fake, presets={}, limits=Limits()).limits == Limits()    # explicit wins
+    assert error_of(Handlers(fake, presets={}).api("tts"), None, text="hello",
+                    mode="plain") == "TTS text has 5 characters; the limit is 4"
+    assert Handlers(fake, presets={}).limits == Limits(max_text_chars=4)
 
 
 def test_over_long_audio(fake, wav):
-    h = Handlers(fake, presets={}, limits=Limits(max_audio_seconds=0.5))
-    msg = error_of(h.asr_api, None, wav, "English", *SAMPLER)
-    assert msg.startswith("the audio to transcribe") and "0.5" in msg
+    fake.limits = Limits(max_audio_seconds=0.5)
+    h = Handlers(fake, presets={})
+    msg = error_of(h.api("asr"), None, audio=wav, language="English")
+    assert msg.startswith("audio is 1.0 s long") and "0.5" in msg
     assert fake.requests == []                   # rejected before reaching the model
 
 
 def test_bad_settings_and_modes(h, wav):
-    assert "seed" in error_of(h.tts_api, None, "hi", "plain", "", None, False, -3, *SAMPLER[2:])
-    assert "seed must be a number, got 'abc'" in error_of(
-        h.tts_api, None, "hi", "plain", "", None, False, "abc", *SAMPLER[2:])
+    tts = h.api("tts")
+    assert "seed" in error_of(tts, None, text="hi", mode="plain", seed=-3)
+    assert "seed must be a number, got 'abc'" in error_of(tts, None, text="hi", seed="abc")
     assert "minimum length 3 s is more than the maximum 2 s" in error_of(
-        h.tts_api, None, "hi", "plain", "", None, False, None, 3, 2, None, None, None, None)
-    assert "unknown TTS mode" in error_of(h.tts_api, None, "hi", "sing", "", None, *SAMPLER)
-    assert "style instruction is empty" in error_of(h.tts_api, None, "hi", "style instruction", "", None, *SAMPLER)
-    assert "voice prompt is missing" in error_of(h.tts_api, None, "hi", "voice prompt", "", None, *SAMPLER)
-    assert "duration must be positive" in error_of(h.continue_api, None, wav, 0, *SAMPLER)
+        tts, None, text="hi", min_seconds=3, max_seconds=2)
+    assert "unknown TTS mode" in error_of(tts, None, text="hi", mode="sing")
+    assert "style instruction is empty" in error_of(tts, None, text="hi", mode="style instruction")
+    assert "voice prompt is missing" in error_of(tts, None, text="hi", mode="voice prompt", instruct="")
+    assert "duration must be positive" in error_of(h.api("continue"), None, audio=wav, duration_s=0)
+    assert "unknown inputs for tts: colour" in error_of(tts, None, text="hi", colour="red")
 
 
 def test_model_errors_and_crashes_become_one_line_toasts_and_serving_goes_on(h, fake, wav):
@@ -120,10 +123,10 @@ def test_model_errors_and_crashes_become_one_line_toasts_and_serving_goes_on(h, 
         return real_stream(request, cancel)
 
     fake.stream = flaky
-    msg = error_of(h.asr_stream, session("a"), wav, "English", *SAMPLER)
+    msg = error_of(h.stream("asr"), session("a"), audio=wav, language="English")
     assert msg == "internal error (RuntimeError: boom); see the server log"
-    outputs = list(h.asr_stream(session("a"), wav, "English", *SAMPLER))
-    assert outputs[-1][0].startswith("[asr turn 1]")
+    outputs = list(h.stream("asr")(session("a"), audio=wav, language="English"))
+    assert outputs[-1].text.startswith("[asr turn 1]")
 
 
 def test_html_in_messages_is_escaped(h):
@@ -133,18 +136,20 @@ def test_html_in_messages_is_escaped(h):
 
 # ------------------------------------------------------------------------- requests
 def test_tts_modes_reach_the_model_as_typed_requests(h, fake, wav):
-    h.tts_api(None, "Hello", "plain", "ignored", wav, *SAMPLER)
-    h.tts_api(None, "Hello", "style instruction", "whisper", None, *SAMPLER)
-    h.tts_api(None, "Hello", "voice prompt", "", wav, *SAMPLER)
+    tts = h.api("tts")
+    tts(None, text="Hello", mode="plain", instruct="ignored", voice_prompt=wav)
+    tts(None, text="Hello", mode="style instruction", instruct="whisper", voice_prompt=None)
+    tts(None, text="Hello", mode="voice prompt", instruct="", voice_prompt={"path": wav})
     # the UI sends the optional numbers as text ("" = default)
-    h.tts_api(None, "Say it sadly: bye", "natural instruction", "x", None, False, "7", "1", "2", "0.5",
-              " 0.9 ", "0.8", "0.7")
-    h.tts_api(None, "Hi", "plain", "", None, False, "", "", "", "", "", "", "")
+    tts(None, text="Say it sadly: bye", mode="natural instruction", instruct="x", voice_prompt=None,
+        greedy=False, seed="7", min_seconds="1", max_seconds="2", text_temperature="0.5",
+        text_top_p=" 0.9 ", audio_temperature="0.8", audio_top_p="0.7")
+    tts(None, text="Hi", mode="plain", seed="", min_seconds="", max_seconds="")
     plain, style, voice, natural, _ = fake.requests
     assert all(isinstance(r, TTSRequest) for r in fake.requests)
     assert (plain.instruct, plain.voice_prompt, plain.natural) == (None, None, False)
     assert style.instruct == "whisper" and style.voice_prompt is None
-    assert voice.instruct is None and voice.voice_prompt.shape == (SAMPLE_RATE,)
+    assert voice.instruct is None and voice.voice_prompt == wav          # the file; planning loads it
     assert natural.natural and natural.instruct is None
     o = natural.options
     assert fake.requests[-1].options.seed is None                     # empty seed = random
@@ -155,21 +160,29 @@ def test_tts_modes_reach_the_model_as_typed_requests(h, fake, wav):
 
 def test_seconds_become_positions_as_the_core_counts_them():
     # 1.12 s * 6.25 and 8.8 s * 6.25 are 7 and 55 up to float error: not 8 and 56
-    o = options_from((False, None, "1.12", "8.8", None, None, None, None))
+    o = options_from(min_seconds="1.12", max_seconds="8.8")
     assert (o.min_new_groups, o.max_new_groups) == (7, 55)
     assert (o.min_new_groups, o.max_new_groups) == (groups_for_seconds(1.12), groups_for_seconds(8.8))
-    assert options_from((False, None, "0", "0.01", None, None, None, None)).max_new_groups == 1
+    assert options_from(min_seconds="0", max_seconds="0.01").max_new_groups == 1
+
+
+def _rows(wav, n=MAX_EXAMPLE_ROWS, **override):
+    rows = {}
+    for i in range(n):
+        rows.update(dict(zip(example_names(i), (wav, wav, f"t{i + 1}"))))
+    rows.update(override)
+    return rows
 
 
 def test_few_shot_uses_only_the_rows_in_use(h, fake, wav):
-    rows = [wav, wav, "one", wav, wav, "two"] + [None, None, ""] * (MAX_EXAMPLE_ROWS - 2)
-    h.s2s_api(None, wav, "Convert.", 2, *rows, *SAMPLER)
+    s2s = h.api("s2s")
+    s2s(None, audio=wav, instruction="Convert.", n_examples=2, **_rows(wav))
     req = fake.requests[-1]
-    assert isinstance(req, S2SRequest) and [e.transcript for e in req.examples] == ["one", "two"]
-    rows[4] = None
-    assert error_of(h.s2s_api, None, wav, "Convert.", 2, *rows, *SAMPLER) == \
-        "example 2's output audio is missing: upload a file or record with the microphone"
-    assert "between 1 and" in error_of(h.s2s_api, None, wav, "Convert.", 0, *rows, *SAMPLER)
+    assert isinstance(req, S2SRequest) and [e.transcript for e in req.examples] == ["t1", "t2"]
+    assert error_of(s2s, None, audio=wav, instruction="Convert.", n_examples=2,
+                    **_rows(wav, example2_output=None)) == \
+        "few-shot example 2 has no output audio (examples must be pairs)"
+    assert "between 1 and" in error_of(s2s, None, audio=wav, instruction="C.", n_examples=0, **_rows(wav))
 
 
 def test_presets_fill_every_example_widget():
@@ -185,39 +198,52 @@ def test_presets_fill_every_example_widget():
 
 # ------------------------------------------------------------------------- streaming
 def test_audio_streams_in_chunks_then_offers_the_whole_file(h, fake):
-    outputs = list(h.tts_stream(session("a"), "one two three", "plain", "", None, *SAMPLER))
+    outputs = list(h.stream("tts")(session("a"), text="one two three", mode="plain"))
     first, *middle, last = outputs
-    assert first[3] == "Waiting for the model..."
-    live = [o[0] for o in middle if o[0] is not None]
+    assert first.status == "Waiting for the model..."
+    live = [o.live for o in middle if o.live is not None]
     assert len(live) == fake.groups                       # one playable chunk per position
     chunks = [sf.read(io.BytesIO(b), dtype="float32")[0] for b in live]
     assert all(c.shape == (CHUNK,) for c in chunks)
-    assert middle[0][3].startswith("Generating... 1/6")
-    assert last[0] is None and last[1] == "[tts turn 1] one two three"
-    full, rate = sf.read(last[2], dtype="float32")
+    assert middle[0].status.startswith("Generating... 1/6")
+    assert last.live is None and last.text == "[tts turn 1] one two three" and last.thinking == ""
+    full, rate = sf.read(last.full, dtype="float32")
     assert rate == SAMPLE_RATE
     np.testing.assert_allclose(full, np.concatenate(chunks), atol=1 / 32767)
-    assert last[3].startswith("Done: 6 positions") and "stop reason: length" in last[3]
+    assert last.status.startswith("Done: 6 positions") and "stop reason: length" in last.status
+
+
+def test_reasoning_is_shown_apart_from_the_answer(h, fake, wav):
+    fake.think = "first the tone"                         # the fake reasons before answering
+    last = list(h.stream("understand")(session("a"), audio=wav, question="What is it?", thinking=True))[-1]
+    assert last.thinking == "first the tone" and last.text.startswith("[understand turn 1]")
+    answer, thinking = h.api("understand")(None, audio=wav, question="What is it?", thinking=True)
+    assert (thinking, answer) == ("first the tone", last.text)
+    *_, answered, _cleared = list(h.stream("chat")(session("a"), text="hi", thinking=True))
+    chat = answered[0]
+    assert chat[1]["metadata"] == {"title": "Thinking", "status": "done"}
+    assert chat[1]["content"] == "first the tone" and chat[2]["content"].startswith("[chat turn 1]")
+    assert fake.requests[-1].thinking is True
 
 
 def test_without_ffmpeg_no_live_chunks_but_the_final_audio(fake):
     h = Handlers(fake, presets={}, stream_audio=False)
-    outputs = list(h.tts_stream(session("a"), "hi", "plain", "", None, *SAMPLER))
-    assert all(o[0] is None for o in outputs) and outputs[-1][2].endswith(".wav")
+    outputs = list(h.stream("tts")(session("a"), text="hi", mode="plain"))
+    assert all(o.live is None for o in outputs) and outputs[-1].full.endswith(".wav")
 
 
 def test_stop_cancels_only_that_sessions_run(fake):
     fake.groups, fake.step_s = 200, 0.005
     h = Handlers(fake, presets={})
-    a = h.tts_stream(session("a"), "a", "plain", "", None, *SAMPLER)
-    b = h.tts_stream(session("b"), "b", "plain", "", None, *SAMPLER)
+    a = h.stream("tts")(session("a"), text="a", mode="plain")
+    b = h.stream("tts")(session("b"), text="b", mode="plain")
     next(a), next(a), next(b), next(b)            # both are generating
     h.stop("tts")(session("a"))
     a_rest, b_rest = list(a), list(b)
-    assert a_rest[-1][3] == "Stopped."
-    assert sum(o[0] is not None for o in a_rest) < 20     # ended promptly
-    assert b_rest[-1][3].startswith("Done: 200 positions")
-    assert a_rest[-1][2] is not None                      # what was made is still downloadable
+    assert a_rest[-1].status == "Stopped."
+    assert sum(o.live is not None for o in a_rest) < 20     # ended promptly
+    assert b_rest[-1].status.startswith("Done: 200 positions")
+    assert a_rest[-1].full is not None                      # what was made is still downloadable
 
 
 def test_stop_of_a_queued_run_does_nothing_to_others(h):
@@ -225,12 +251,20 @@ def test_stop_of_a_queued_run_does_nothing_to_others(h):
 
 
 # ------------------------------------------------------------------------- sessions
+DIALOGUE_FIELDS = ("chat", "live", "full", "status", "conversation", "message", "voice", "system")
+
+
+def _dialogue_turn(h, name, conv, wav, **values):
+    *_, last, cleared = list(h.stream("dialogue")(session(name), audio=wav, conversation=conv,
+                                                  system_prompt="Be brief.", **values))
+    return dict(zip(DIALOGUE_FIELDS, last)), dict(zip(DIALOGUE_FIELDS, cleared))
+
+
 def test_each_session_keeps_its_own_dialogue(h, wav):
     def turn(name, conv):
-        *_, last, cleared = list(h.dialogue_stream(session(name), wav, None, "Be brief.", conv, *SAMPLER))
-        chat, _live, full, status, conv, keep = last
-        assert keep == gr.skip() and cleared[5] is None     # the message box empties at the end
-        return chat, conv, full
+        last, cleared = _dialogue_turn(h, name, conv, wav)
+        assert last["message"] == gr.skip() and cleared["message"] is None   # emptied at the end
+        return last["chat"], last["conversation"], last["full"]
 
     chat_a1, conv_a, _ = turn("a", None)
     chat_b1, conv_b, _ = turn("b", None)
@@ -243,6 +277,18 @@ def test_each_session_keeps_its_own_dialogue(h, wav):
     assert full.endswith(".wav")
 
 
+def test_first_turn_controls_lock_after_the_first_turn_and_reopen_on_clear(h, wav):
+    last, _ = _dialogue_turn(h, "a", None, wav, voice_prompt=wav)
+    assert last["voice"]["interactive"] is False and last["voice"]["value"] is None
+    assert last["system"]["interactive"] is False
+    # a program that sends another voice on a later turn is told, not ignored
+    msg = error_of(h.stream("dialogue"), session("a"), audio=wav, conversation=last["conversation"],
+                   voice_prompt=wav)
+    assert msg.startswith("a voice prompt applies from the first turn")
+    chat, full, status, conv, voice, system = h.clear_conversation("dialogue")
+    assert (chat, conv, voice["interactive"], system["interactive"]) == ([], None, True, True)
+
+
 def test_a_dialogue_turn_writes_only_its_own_audio(h, wav, monkeypatch):
     import app.conversation as conversation
     written = []
@@ -253,34 +299,35 @@ def test_a_dialogue_turn_writes_only_its_own_audio(h, wav, monkeypatch):
         return path
 
     real = conversation.audio_file
-    *_, first, _ = list(h.dialogue_stream(session("a"), wav, None, "", None, *SAMPLER))
+    first, _ = _dialogue_turn(h, "a", None, wav)
     monkeypatch.setattr(conversation, "audio_file", counting)
-    *_, second, _ = list(h.dialogue_stream(session("a"), wav, None, "", first[4], *SAMPLER))
-    chat, _live, full, _status, conv, _ = second
+    second, _ = _dialogue_turn(h, "a", first["conversation"], wav)
+    chat, full, conv = second["chat"], second["full"], second["conversation"]
     # 2 past turns drawn once for the view, then the 2 new ones; the reply's file is reused
     assert len(written) == 4 and full == written[-1]
-    assert chat[:len(first[0])] == first[0] and len(conv.turns) == 4
+    assert chat[:len(first["chat"])] == first["chat"] and len(conv.turns) == 4
     assert chat[-1]["content"]["path"] == full
 
 
 def test_conversation_from_another_tab_is_refused(h, wav):
-    *_, answered, _cleared = list(h.chat_stream(session("a"), "hi", None, *SAMPLER))
+    *_, answered, _cleared = list(h.stream("chat")(session("a"), text="hi"))
     chat_conv = answered[2]
-    assert "belongs to the 'chat' tab" in error_of(h.s2t_stream, session("a"), wav, chat_conv, *SAMPLER)
+    assert "belongs to the 'chat' tab" in error_of(h.stream("s2t"), session("a"), audio=wav,
+                                                   conversation=chat_conv)
 
 
 def test_stopped_dialogue_turn_is_left_out_of_the_history(fake, wav):
     fake.groups, fake.step_s = 100, 0.005
     h = Handlers(fake, presets={})
-    gen = h.dialogue_stream(session("a"), wav, None, "", None, *SAMPLER)
+    gen = h.stream("dialogue")(session("a"), audio=wav, system_prompt="")
     next(gen), next(gen)
     threading.Timer(0.05, h.stop("dialogue"), args=(session("a"),)).start()
-    *_, last, _cleared = list(gen)
-    assert last[3] == "Stopped." and last[4] is None and last[0] == []
+    last = dict(zip(DIALOGUE_FIELDS, list(gen)[-1]))
+    assert last["status"] == "Stopped." and last["conversation"] is None and last["chat"] == []
 
 
 def test_chat_clears_the_textbox_only_at_the_end(h):
-    outputs = list(h.chat_stream(session("a"), "hello", None, *SAMPLER))
+    outputs = list(h.stream("chat")(session("a"), text="hello"))
     assert outputs[-1][3] == "" and all(o[3] != "" for o in outputs[:-1])
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mimo_core.audio_io import load_audio, save_audio
+from mimo_core.audio_io import MIN_SAMPLES, load_audio, save_audio
 from mimo_core.errors import AudioInputError, InputTooLongError
 
 SR = 24000
@@ -54,9 +54,10 @@ def test_ogg_bytes_and_arrays(tmp_path):
 
 
 def test_unsigned_8bit_pcm_is_offset_binary():
-    pcm = np.array([0, 64, 128, 192, 255], dtype=np.uint8)
+    repeats = MIN_SAMPLES // 5 + 1                                   # long enough for the tokenizer
+    pcm = np.tile(np.array([0, 64, 128, 192, 255], dtype=np.uint8), repeats)
     np.testing.assert_array_equal(load_audio((pcm, SR)),
-                                  np.array([-1.0, -0.5, 0.0, 0.5, 127 / 128], dtype=np.float32))
+                                  np.tile(np.array([-1.0, -0.5, 0.0, 0.5, 127 / 128], dtype=np.float32), repeats))
     with pytest.raises(AudioInputError, match="not a PCM format"):
         load_audio((np.zeros(10, np.uint16), SR))
 
@@ -113,6 +114,50 @@ def test_too_long(tmp_path):
     assert load_audio(path, max_seconds=2.0).shape == (2 * SR,)
     with pytest.raises(InputTooLongError, match="limit is 1.5 s"):
         load_audio(path, max_seconds=1.5)
+
+
+def test_shorter_than_the_stft_window_needs_is_one_clear_error(tmp_path):
+    """1 sample used to reach the codec and fail in torch's reflect padding with a traceback."""
+    assert MIN_SAMPLES == 481                                        # nfft 960 -> reflect pad 480
+    for source in [write(tmp_path / "one.wav", np.zeros(1, np.float32), SR), (np.zeros(MIN_SAMPLES - 1), SR),
+                   (np.zeros(160, np.int16), 8000)]:                 # 160 samples at 8 kHz -> 480 at 24 kHz
+        with pytest.raises(AudioInputError, match=r"too short: .* needs at least 20\.04 ms \(481 samples"):
+            load_audio(source)
+    assert load_audio((np.zeros(MIN_SAMPLES), SR)).shape == (MIN_SAMPLES,)
+    assert load_audio((np.zeros(161, np.int16), 8000)).shape == (483,)
+
+
+def test_task_inputs_refuse_a_clip_shorter_than_the_stft_window(tmp_path):
+    """Every task loads its audio through load_input_audio: one line naming the input."""
+    from mimo_core.tasks.inputs import load_input_audio
+    from mimo_core.tasks.limits import Limits
+
+    clip = write(tmp_path / "one.wav", np.zeros(1, np.float32), SR)
+    with pytest.raises(AudioInputError, match=r"^voice prompt: .*too short: 0\.04 ms; .* at least 20\.04 ms"):
+        load_input_audio(clip, "voice prompt", Limits())
+
+
+def long_silent_wav(path, seconds, sr=8000):
+    """A 16-bit silent wav written in blocks (cheap: 8 kHz, one block of zeros reused)."""
+    block = np.zeros(60 * sr, np.int16)
+    with sf.SoundFile(str(path), "w", samplerate=sr, channels=1, subtype="PCM_16") as f:
+        for _ in range(int(seconds) // 60):
+            f.write(block)
+        f.write(block[:int(seconds * sr) % len(block)])
+    return path
+
+
+def test_too_long_file_is_refused_before_decoding(tmp_path, monkeypatch):
+    path = long_silent_wav(tmp_path / "long.wav", 1801)
+    bytes_ = path.read_bytes()
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the whole file was decoded before its length was checked")
+
+    monkeypatch.setattr(sf, "read", no_decoding)
+    for source in (path, bytes_):
+        with pytest.raises(InputTooLongError, match="1801.0 s long; the limit is 1800 s"):
+            load_audio(source, max_seconds=1800)
 
 
 def test_save_audio_wav_and_flac(tmp_path):

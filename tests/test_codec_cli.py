@@ -79,3 +79,71 @@ def test_errors_are_one_line_and_status_1(tiny_dir, audio_file, tmp_path, capsys
     assert run(argv) == 1
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_resampler_choices_are_audio_ios():
+    from mimo_core import audio_io
+
+    assert codec_cli.RESAMPLERS == audio_io.RESAMPLERS
+
+
+def test_encode_resampler_soxr_is_an_opt_in(tiny_dir, audio_file, tmp_path):
+    from mimo_core.audio_io import load_audio
+
+    out = tmp_path / "soxr.npy"
+    assert run(["codec", "encode", str(audio_file), "--tokenizer-path", str(tiny_dir), "--out", str(out),
+                "--resampler", "soxr"]) == 0
+    expected = load_audio_tokenizer(tiny_dir).encode(load_audio(audio_file, resampler="soxr")).numpy().T
+    assert np.array_equal(np.load(out), expected)
+
+
+def test_clip_shorter_than_the_stft_window_is_one_line(tiny_dir, tmp_path, capsys):
+    """1 sample used to end in torch's reflect-padding RuntimeError and a traceback."""
+    clip = tmp_path / "one.wav"
+    sf.write(str(clip), np.zeros(1, np.float32), 24000)
+    assert run(["codec", "encode", str(clip), "--tokenizer-path", str(tiny_dir), "--out", str(tmp_path / "c.npy")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "too short" in err and "at least 20.04 ms" in err
+    assert not (tmp_path / "c.npy").exists()
+
+
+@pytest.mark.parametrize("samples", [1, 480])
+def test_tokenizer_encode_refuses_a_clip_shorter_than_the_stft_window(tiny_dir, samples):
+    from mimo_core.errors import AudioInputError
+
+    tokenizer = load_audio_tokenizer(tiny_dir)
+    with pytest.raises(AudioInputError, match=r"too short: .* needs at least 481 \(20\.04 ms\)"):
+        tokenizer.encode(torch.zeros(samples))
+    assert tokenizer.encode(torch.zeros(481)).shape == (20, 1)
+
+
+def silent_wav(path, seconds, sr=8000):
+    """A silent 16-bit wav written in one-minute blocks (1801 s at 8 kHz: 29 MB, a fraction of a second)."""
+    block = np.zeros(60 * sr, np.int16)
+    with sf.SoundFile(str(path), "w", samplerate=sr, channels=1, subtype="PCM_16") as f:
+        for _ in range(seconds // 60):
+            f.write(block)
+        f.write(block[:(seconds % 60) * sr])
+    return path
+
+
+@pytest.mark.parametrize("extra", [[], ["--max-seconds", "4000"]])
+def test_longer_than_the_tokenizers_max_audio_seconds_is_refused_before_decoding(
+        tiny_dir, tmp_path, capsys, monkeypatch, extra):
+    long_file = silent_wav(tmp_path / "long.wav", 1801)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the whole file was decoded before its length was checked")
+
+    monkeypatch.setattr(sf, "read", no_decoding)
+    out = tmp_path / "c.npy"
+    assert run(["codec", "encode", str(long_file), "--tokenizer-path", str(tiny_dir), "--out", str(out), *extra]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "1801.0 s long; the limit is 1800 s" in err
+    assert not out.exists()
+
+
+def test_max_seconds_below_the_tokenizers_limit_applies(tiny_dir, audio_file, tmp_path, capsys):
+    assert run(["codec", "encode", str(audio_file), "--tokenizer-path", str(tiny_dir), "--out", str(tmp_path / "c.npy"),
+                "--max-seconds", "0.5"]) == 1
+    assert "the limit is 0.5 s" in capsys.readouterr().err

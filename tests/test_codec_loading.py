@@ -138,7 +138,7 @@ def test_missing_directory_and_files(tmp_path):
 
 def test_unreachable_repo_id_is_a_model_load_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelLoadError, match="cannot download audio tokenizer 'XiaomiMiMo/No-Such-Tokenizer'"):
+    with pytest.raises(ModelLoadError, match="cannot download 'XiaomiMiMo/No-Such-Tokenizer'"):
         load_audio_tokenizer("XiaomiMiMo/No-Such-Tokenizer")
 
 

@@ -1,7 +1,8 @@
 """Generation against the reference goldens: float32 greedy reproduces every golden case
 exactly (every group, every codebook, same stop), alone and batched, on the fast path; the
-eager path agrees on a few; bfloat16 runs are structurally sound (agreement is reported by
-bench/lm_bf16_agreement.py, not asserted: the fixtures README expects no exact match)."""
+eager path agrees on a few; bfloat16 runs are structurally sound and agree with the float32
+goldens at least as well as the reference's own bf16 run does (the fast path's bf16 rule,
+docs/FAST_PATH.md; bench/lm_bf16_agreement.py prints the figures)."""
 
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from mimo_core.engine import Engine, GenerationRequest, GenerationResult, SamplerConfig, StopReason
+from mimo_core.engine.exactness import REFERENCE_BF16_VS_FP32, agreement, summarize
 from mimo_core.lm import load_mimo_lm
 from tests.conftest import lm_task_names, requires_fixtures
 
@@ -133,3 +135,18 @@ def test_bf16_runs_are_structurally_sound(fixtures_dir, manifest, case):
             assert (codes < limits).all() and (codes >= 0).all()  # empty ids never sampled
         else:
             assert (codes == limits).all()
+
+
+def test_bf16_fast_path_agrees_with_fp32_goldens_at_least_as_well_as_the_reference(fixtures_dir, manifest):
+    """The fast path's bf16 rule (docs/FAST_PATH.md): from the fp32 golden prompts, greedy bf16
+    runs agree with the fp32 goldens at least as well as the reference's bf16 run agreed with
+    its fp32 run (cases fully identical, text ids equal, stops equal)."""
+    model = load_mimo_lm(fixtures_dir / "checkpoints" / "lm", dtype=torch.bfloat16)
+    empty = manifest["special_ids"]["<|empty|>"]
+    cases = [golden_request(fixtures_dir, manifest, case) for case in _cases()]
+    results = Engine(model, empty, max_batch=8).generate_batch([req for req, _, _ in cases])
+    rows = [agreement(result, golden["generated_ids"], golden["prompt_ids"].shape[1], empty)
+            for result, (_, golden, _) in zip(results, cases)]
+    summary = summarize(rows)
+    assert summary.cases == REFERENCE_BF16_VS_FP32.cases
+    assert summary.at_least(REFERENCE_BF16_VS_FP32), summary

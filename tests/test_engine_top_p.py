@@ -49,9 +49,10 @@ def test_rows_with_removed_entries_match(reference_calls):
         assert same(top_p_filter(scores, p), top_p_reference(scores, p))
 
 
-def test_ties_across_the_boundary_fall_back_to_the_reference(reference_calls):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_ties_across_the_boundary_fall_back_to_the_reference(reference_calls, dtype):
     gen = torch.Generator().manual_seed(2)
-    scores = torch.randint(0, 6, (5, 4000), generator=gen).float()   # long runs of equal scores
+    scores = torch.randint(0, 6, (5, 4000), generator=gen).to(dtype)   # long runs of equal scores
     for p in (0.3, 0.6, 0.9):
         assert same(top_p_filter(scores, p), top_p_reference(scores, p))
     assert sum(reference_calls) > 0               # the tie branch was exercised
@@ -69,6 +70,17 @@ def test_other_dtypes_match(dtype):
     gen = torch.Generator().manual_seed(3)
     scores = (torch.randn(2, 3000, generator=gen) * 5).to(dtype)
     assert same(top_p_filter(scores, 0.9), top_p_reference(scores, 0.9))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_batch_of_text_rows_matches_row_by_row_and_the_reference(dtype, reference_calls):
+    """Eight text-vocabulary rows at once (the batched dialogue sampler: temperature 0.6,
+    top-p 0.95): the same bits as the reference, and as each row filtered alone."""
+    gen = torch.Generator().manual_seed(6)
+    scores = ((torch.randn(8, 151680, generator=gen) * 2.5).to(dtype) / 0.6)
+    got = top_p_filter(scores, 0.95)
+    assert same(got, top_p_reference(scores, 0.95))
+    assert same(got, torch.cat([top_p_filter(scores[i : i + 1], 0.95) for i in range(8)]))
 
 
 @pytest.mark.parametrize("cfg", [SamplerConfig(temperature=0.6, top_p=0.95),

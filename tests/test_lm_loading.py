@@ -135,3 +135,16 @@ def test_unavailable_device_or_backend_is_a_device_error(tmp_path):
         load_mimo_lm(ckpt, dtype="float8")
     eager = load_mimo_lm(ckpt, attn="eager")
     assert eager.model.config._attn_implementation == "eager"
+
+
+def test_dashed_config_lists_parse_one_way():
+    from mimo_core.config_io import parse_dashed_ints
+    from mimo_core.errors import PromptError
+
+    assert parse_dashed_ints("1025-1025-129", 3) == (1025, 1025, 129)
+    assert parse_dashed_ints(4, 3) == parse_dashed_ints("4", 3) == (4, 4, 4)
+    assert parse_dashed_ints([1, 2, 3], 3) == (1, 2, 3)
+    with pytest.raises(ModelLoadError, match="2 entries, expected 3"):
+        parse_dashed_ints("1-2", 3)
+    with pytest.raises(PromptError, match="cannot parse empty ids"):
+        parse_dashed_ints("a-b-c", 3, "empty ids", PromptError)

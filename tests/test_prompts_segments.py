@@ -89,17 +89,32 @@ def test_check_codes_rejects_bad_input_and_keeps_channels_0_to_7():
         check_codes(codes_of(4) - 100, EMPTY_IDS)
 
 
+# Spec 5 (interleaved): the text WITHOUT <|eot|> is cut into chunks of 5 tokens, then <|eot|>
+# is appended to the last chunk (which may so hold 6); an empty text is one chunk holding
+# only <|eot|>. The plan's text slices index ``text + [eot]``. Expected plans below are
+# written out by hand from that rule, for 8 audio groups (chunks of 5 and 3).
+@pytest.mark.parametrize("n_text, expected", [
+    (0, [("text", 0, 1), ("audio", 0, 5), ("audio", 5, 8)]),
+    (1, [("text", 0, 2), ("audio", 0, 5), ("audio", 5, 8)]),
+    (4, [("text", 0, 5), ("audio", 0, 5), ("audio", 5, 8)]),
+    (5, [("text", 0, 6), ("audio", 0, 5), ("audio", 5, 8)]),
+    (6, [("text", 0, 5), ("audio", 0, 5), ("text", 5, 7), ("audio", 5, 8)]),
+    (10, [("text", 0, 5), ("audio", 0, 5), ("text", 5, 11), ("audio", 5, 8)]),
+    (11, [("text", 0, 5), ("audio", 0, 5), ("text", 5, 10), ("audio", 5, 8), ("text", 10, 12)]),
+])
+def test_interleave_plan_appends_eot_after_chunking(n_text, expected):
+    assert interleave_plan(n_text, 8) == expected
+
+
 @pytest.mark.parametrize("n_text, n_groups, expected", [
-    # the golden assistant turn: 7 text tokens (eot included), 13 audio groups
-    (7, 13, [("text", 0, 5), ("audio", 0, 5), ("text", 5, 7), ("audio", 5, 10), ("audio", 10, 13)]),
-    # exactly one chunk each
-    (5, 5, [("text", 0, 5), ("audio", 0, 5)]),
+    # the golden assistant turn: 6 text tokens (+ eot), 13 audio groups
+    (6, 13, [("text", 0, 5), ("audio", 0, 5), ("text", 5, 7), ("audio", 5, 10), ("audio", 10, 13)]),
+    # exactly one chunk each: 4 tokens + eot, 5 groups
+    (4, 5, [("text", 0, 5), ("audio", 0, 5)]),
     # text longer: it goes on alone after the audio runs out
-    (12, 3, [("text", 0, 5), ("audio", 0, 3), ("text", 5, 10), ("text", 10, 12)]),
-    # one more token than a chunk: a one-token final chunk
-    (6, 10, [("text", 0, 5), ("audio", 0, 5), ("text", 5, 6), ("audio", 5, 10)]),
+    (11, 3, [("text", 0, 5), ("audio", 0, 3), ("text", 5, 10), ("text", 10, 12)]),
     # no audio: one empty audio chunk keeps the alternation
-    (3, 0, [("text", 0, 3), ("audio", 0, 0)]),
+    (2, 0, [("text", 0, 3), ("audio", 0, 0)]),
 ])
 def test_interleave_plan(n_text, n_groups, expected):
     assert interleave_plan(n_text, n_groups) == expected
@@ -122,13 +137,27 @@ def test_interleaved_segment_layout():
     assert torch.equal(frames, padded)                          # every frame, in order, once
 
 
-def test_interleaved_eot_ends_the_final_text_chunk_even_when_text_is_a_multiple_of_5():
-    seg = _interleave([1, 2, 3, 4, 5], 8)                       # 5 + eot = 2 text chunks
-    assert groups_text(seg) == [SOSTM, 1, 2, 3, 4, 5, EMPTY, EMPTY, EOT, EOSTM]
+A = EMPTY   # an audio group's text id, for the hand-written layouts below
 
 
-def test_interleaved_empty_text_is_just_eot():
-    assert groups_text(_interleave([], 4)) == [SOSTM, EOT, EMPTY, EOSTM]
+# Group text ids of an interleaved segment of n text tokens (1, 2, ... n) and 8 audio groups
+# (32 frames), written out by hand from spec 5: sostm, 5 text, 5 audio, 5 text, 3 audio, ...,
+# <|eot|> ending the last text chunk, eostm.
+@pytest.mark.parametrize("n_text, expected", [
+    (0, [SOSTM, EOT, A, A, A, A, A, A, A, A, EOSTM]),
+    (1, [SOSTM, 1, EOT, A, A, A, A, A, A, A, A, EOSTM]),
+    (4, [SOSTM, 1, 2, 3, 4, EOT, A, A, A, A, A, A, A, A, EOSTM]),
+    (5, [SOSTM, 1, 2, 3, 4, 5, EOT, A, A, A, A, A, A, A, A, EOSTM]),
+    (6, [SOSTM, 1, 2, 3, 4, 5, A, A, A, A, A, 6, EOT, A, A, A, EOSTM]),
+    (10, [SOSTM, 1, 2, 3, 4, 5, A, A, A, A, A, 6, 7, 8, 9, 10, EOT, A, A, A, EOSTM]),
+    (11, [SOSTM, 1, 2, 3, 4, 5, A, A, A, A, A, 6, 7, 8, 9, 10, A, A, A, 11, EOT, EOSTM]),
+])
+def test_interleaved_segment_hand_written_layouts(n_text, expected):
+    seg = _interleave(list(range(1, n_text + 1)), 32)
+    assert groups_text(seg) == expected
+    audio_groups = (seg[0].view(-1, GROUP_SIZE)[:, 0] == A).repeat_interleave(GROUP_SIZE)
+    assert torch.equal(seg[1:, audio_groups], codes_of(32))     # every frame, in order, once
+    assert (seg[1:, ~audio_groups] == torch.tensor(EMPTY_IDS)[:, None]).all()
 
 
 def test_concat_segments_checks_shapes():

@@ -1,4 +1,6 @@
-"""The incremental output reader agrees with the batch extraction (spec section 8), group by group."""
+"""The one output rule (docs/FORMAT.md section 8): the incremental reader that streams is the one
+whose replay is the one-shot extraction, and both agree with the rule written as slices of the
+whole output (``output_audio_codes`` / ``output_text_ids``), group by group."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import pytest
 import torch
 
 from mimo_core.constants import GROUP_SIZE, LM_CHANNELS
-from mimo_core.prompts.extraction import extract_output
+from mimo_core.prompts.extraction import decode_text, extract_output, output_audio_codes, output_text_ids
 from mimo_core.tasks.streaming import OutputTracker
 from mimo_core.text.special_ids import SpecialIds
 
@@ -68,9 +70,14 @@ def test_tracker_matches_batch_extraction(seed, speech_open):
         delta, chunk = tracker.push(t, c)
         assert chunk is None                      # no decoder: frames are only recorded
         streamed_text += delta
-    expected = extract_output(new_ids(texts, codes), FakeTokenizer(), IDS, EMPTY_IDS)
-    delta, _ = tracker.finish(expected.text)
-    assert streamed_text + delta == expected.text
+    ids = new_ids(texts, codes)
+    expected = extract_output(ids, FakeTokenizer(), IDS, EMPTY_IDS)
+    delta, _ = tracker.finish()
+    assert streamed_text + delta == expected.text == tracker.output().text
+    # the rule as slices of the whole output: the same text and codes
+    assert expected.text == decode_text(FakeTokenizer(), output_text_ids(ids).tolist())
+    assert torch.equal(expected.codes, output_audio_codes(ids, IDS, EMPTY_IDS))
+    assert torch.equal(tracker.output().codes, expected.codes)
     if speech_open and tracker.diverged:
         assert IDS.sostm in texts[:-1]            # only a later <|sostm|> can make the live view differ
     else:
@@ -83,5 +90,5 @@ def test_reference_quirk_last_group_is_held_back():
     tracker = OutputTracker(FakeTokenizer(), IDS, EMPTY_IDS, speaks=True, speech_open=True)
     for t, c in zip(texts, codes):
         tracker.push(t, c)
-    tracker.finish("")
+    tracker.finish()
     assert tracker.streamed_codes().shape[1] == 2 * GROUP_SIZE     # the third group never plays

@@ -6,10 +6,10 @@ from typing import Any
 
 import gradio as gr
 
-from ..handlers import MAX_EXAMPLE_ROWS
+from ..convert import MAX_EXAMPLE_ROWS
 from ..presets import asset
-from .widgets import (api_audio_text, audio_input, audio_outputs, examples, run_stop,
-                      sampler_panel, wire_task)
+from .widgets import (api_outputs, audio_input, audio_outputs, examples, run_stop, sampler_panel,
+                      wire_task)
 
 
 def continuation_tab(h: Any) -> None:
@@ -21,12 +21,10 @@ def continuation_tab(h: Any) -> None:
             sampler = sampler_panel("continue")
             run, stop = run_stop("Continue")
         with gr.Column():
-            out = audio_outputs(h.stream_audio, text_label="Text stream (mostly empty for speech)")
+            out = audio_outputs("continue", h.stream_audio, text_label="Text stream (mostly empty for speech)")
     examples([[asset("speech_fox.flac"), 8], [asset("speech_weather.flac"), 12]], [audio, duration])
-    wire_task(name="continue", run=run, stop=stop, stop_fn=h.stop("continue"),
-              stream_fn=h.continue_stream, api_fn=h.continue_api,
-              inputs=[audio, duration, *sampler], names=["audio", "duration_s"],
-              outputs=[out.live, out.text, out.full, out.status], api_outputs=api_audio_text())
+    wire_task(h, "continue", run=run, stop=stop, inputs=[audio, duration, *sampler],
+              outputs=out.updates(), api_outputs=api_outputs("continue"))
 
 
 def few_shot_tab(h: Any) -> None:
@@ -60,7 +58,7 @@ def few_shot_tab(h: Any) -> None:
             sampler = sampler_panel("s2s")
             run, stop = run_stop("Convert")
         with gr.Column():
-            out = audio_outputs(h.stream_audio, text_label="Transcript of the output")
+            out = audio_outputs("s2s", h.stream_audio, text_label="Transcript of the output")
 
     def show_rows(n: Any) -> list:
         n = int(n or 1)
@@ -73,10 +71,5 @@ def few_shot_tab(h: Any) -> None:
                  api_visibility="private", queue=False)
     preset.change(h.preset_values, preset, [instruction, guidance, count, *cells, query],
                   api_name="s2s_preset", queue=False)
-    wire_task(name="s2s", run=run, stop=stop, stop_fn=h.stop("s2s"),
-              stream_fn=h.s2s_stream, api_fn=h.s2s_api,
-              inputs=[query, instruction, count, *cells, *sampler],
-              names=["audio", "instruction", "n_examples",
-                     *(f"example{i + 1}_{part}" for i in range(MAX_EXAMPLE_ROWS)
-                       for part in ("input", "output", "transcript"))],
-              outputs=[out.live, out.text, out.full, out.status], api_outputs=api_audio_text())
+    wire_task(h, "s2s", run=run, stop=stop, inputs=[query, instruction, count, *cells, *sampler],
+              outputs=out.updates(), api_outputs=api_outputs("s2s"))

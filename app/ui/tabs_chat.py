@@ -11,12 +11,27 @@ import gradio as gr
 
 from mimo_core.prompts.templates import DEFAULT_DIALOGUE_SYSTEM_PROMPT
 
+from ..conversation import VOICE_OPEN, turn_fields
 from ..presets import asset
-from .widgets import MODEL_QUEUE, audio_input, examples, run_stop, sampler_panel, wire_task
+from .widgets import MODEL_QUEUE, api_outputs, audio_input, examples, run_stop, sampler_panel, wire_task
 
 
 def _chat_view(elem_id: str) -> gr.Chatbot:
     return gr.Chatbot(label="Conversation", height=380, elem_id=elem_id, feedback_options=None)
+
+
+def _wire_conversation(h: Any, task: str, run, stop, inputs: list, widgets: dict, submit=None) -> None:
+    """Wire a conversation tab: the stream updates the widgets :func:`turn_fields` names; the
+    one-shot endpoint returns (audio,) text, (reasoning,) and the conversation state; Clear
+    empties the view and the state (``/<task>_clear``)."""
+    conversation = widgets["conversation"]
+    wire_task(h, task, run=run, stop=stop, inputs=inputs,
+              outputs=[widgets[name] for name in turn_fields(task)],
+              api_outputs=[*api_outputs(task), conversation], submit=submit)
+    cleared = [widgets[name] for name in turn_fields(task) if name not in ("live", "message")]
+    widgets["clear"].click(lambda: h.clear_conversation(task), None, cleared,
+                           api_name=f"{task}_clear", queue=False)
+    widgets["chat"].clear(lambda: None, None, conversation, api_visibility="private", queue=False)
 
 
 def dialogue_tab(h: Any) -> None:
@@ -33,22 +48,15 @@ def dialogue_tab(h: Any) -> None:
             full = gr.Audio(label="Last reply (download)", type="filepath", interactive=False,
                             buttons=["download"], elem_classes=["full-audio"])
             status = gr.Markdown(elem_classes=["run-status"])
-            with gr.Accordion("Voice and system prompt", open=False):
-                voice = audio_input("Voice prompt (optional: the voice to answer in)")
+            with gr.Accordion("Voice and system prompt (set on the first turn)", open=False):
+                voice = audio_input(VOICE_OPEN, elem_id="dialogue-voice")
                 system = gr.Textbox(label="System prompt", value=DEFAULT_DIALOGUE_SYSTEM_PROMPT,
-                                    lines=2)
+                                    lines=2, elem_id="dialogue-system")
             sampler = sampler_panel("dialogue")
     examples([[asset("question_capital.flac")], [asset("question_story.flac")]], [audio])
-    wire_task(name="dialogue", run=run, stop=stop, stop_fn=h.stop("dialogue"),
-              stream_fn=h.dialogue_stream, api_fn=h.dialogue_api,
-              inputs=[audio, voice, system, conversation, *sampler],
-              names=["audio", "voice_prompt", "system_prompt", "conversation"],
-              outputs=[chat, live, full, status, conversation, audio],
-              api_outputs=[gr.Audio(visible=False, type="filepath", label="audio"),
-                           gr.Textbox(visible=False, label="text"), conversation])
-    clear.click(h.clear_conversation, None, [chat, conversation, full, status],
-                api_name="dialogue_clear", queue=False)
-    chat.clear(lambda: None, None, conversation, api_visibility="private", queue=False)
+    _wire_conversation(h, "dialogue", run, stop, [audio, conversation, voice, system, *sampler],
+                       dict(chat=chat, live=live, full=full, status=status, conversation=conversation,
+                            message=audio, voice=voice, system=system, clear=clear))
 
 
 def s2t_tab(h: Any) -> None:
@@ -58,19 +66,14 @@ def s2t_tab(h: Any) -> None:
         with gr.Column(scale=3):
             audio = audio_input("Your spoken message")
         with gr.Column(scale=2):
+            thinking = gr.Checkbox(label="Let the model think first", value=False)
             run, stop = run_stop("Send")
             clear = gr.Button("Clear conversation", elem_classes=["clear-btn"])
             status = gr.Markdown(elem_classes=["run-status"])
-    sampler = sampler_panel("s2t", speaks=False)
+    sampler = sampler_panel("s2t")
     examples([[asset("question_capital.flac")], [asset("question_story.flac")]], [audio])
-    wire_task(name="s2t", run=run, stop=stop, stop_fn=h.stop("s2t"),
-              stream_fn=h.s2t_stream, api_fn=h.s2t_api, inputs=[audio, conversation, *sampler],
-              names=["audio", "conversation"],
-              outputs=[chat, status, conversation, audio],
-              api_outputs=[gr.Textbox(visible=False, label="text"), conversation])
-    clear.click(lambda: h.clear_conversation()[:2] + ("",), None, [chat, conversation, status],
-                api_name="s2t_clear", queue=False)
-    chat.clear(lambda: None, None, conversation, api_visibility="private", queue=False)
+    _wire_conversation(h, "s2t", run, stop, [audio, conversation, thinking, *sampler],
+                       dict(chat=chat, status=status, conversation=conversation, message=audio, clear=clear))
 
 
 def chat_tab(h: Any) -> None:
@@ -79,19 +82,15 @@ def chat_tab(h: Any) -> None:
     with gr.Row():
         text = gr.Textbox(label="Your message", lines=2, scale=4, elem_id="chat-text")
         with gr.Column(scale=1):
+            thinking = gr.Checkbox(label="Let the model think first", value=False)
             run, stop = run_stop("Send")
             clear = gr.Button("Clear conversation", elem_classes=["clear-btn"])
     status = gr.Markdown(elem_classes=["run-status"])
-    sampler = sampler_panel("chat", speaks=False)
+    sampler = sampler_panel("chat")
     examples([["What can you do with audio?"], ["Write a two-line poem about the sea."]], [text])
-    wire_task(name="chat", run=run, stop=stop, stop_fn=h.stop("chat"),
-              stream_fn=h.chat_stream, api_fn=h.chat_api, inputs=[text, conversation, *sampler],
-              names=["text", "conversation"],
-              outputs=[chat, status, conversation, text],
-              api_outputs=[gr.Textbox(visible=False, label="text"), conversation], submit=text)
-    clear.click(lambda: h.clear_conversation()[:2] + ("",), None, [chat, conversation, status],
-                api_name="chat_clear", queue=False)
-    chat.clear(lambda: None, None, conversation, api_visibility="private", queue=False)
+    _wire_conversation(h, "chat", run, stop, [text, conversation, thinking, *sampler],
+                       dict(chat=chat, status=status, conversation=conversation, message=text, clear=clear),
+                       submit=text)
 
 
 def model_tab(h: Any) -> None:

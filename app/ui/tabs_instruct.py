@@ -6,10 +6,10 @@ from typing import Any
 
 import gradio as gr
 
-from ..handlers import ASR_LANGUAGES, TTS_MODES
+from ..convert import ASR_LANGUAGES, TTS_MODES
 from ..presets import asset
-from .widgets import (api_audio_text, audio_input, audio_outputs, examples, run_stop,
-                      sampler_panel, wire_task)
+from .widgets import (api_outputs, audio_input, audio_outputs, examples, run_stop, sampler_panel,
+                      text_outputs, wire_task)
 
 _TTS_HELP = {
     "plain": "Reads the text aloud.",
@@ -32,7 +32,7 @@ def tts_tab(h: Any) -> None:
             sampler = sampler_panel("tts")
             run, stop = run_stop("Speak")
         with gr.Column():
-            out = audio_outputs(h.stream_audio, text_label="Text (the model's thinking, if any)")
+            out = audio_outputs("tts", h.stream_audio, text_label="Text")
 
     def on_mode(m: str) -> list:
         return [gr.update(visible=m in ("style instruction", "voice prompt")),
@@ -47,17 +47,8 @@ def tts_tab(h: Any) -> None:
         ["Say it with great excitement: we finally won the championship!",
          "natural instruction", "", None],
     ], [text, mode, instruct, voice])
-    wire_task(name="tts", run=run, stop=stop, stop_fn=h.stop("tts"),
-              stream_fn=h.tts_stream, api_fn=h.tts_api,
-              inputs=[text, mode, instruct, voice, *sampler],
-              names=["text", "mode", "instruct", "voice_prompt"],
-              outputs=[out.live, out.text, out.full, out.status], api_outputs=api_audio_text(),
-              submit=text)
-
-
-def _text_outputs(label: str) -> tuple[gr.Textbox, gr.Markdown]:
-    return (gr.Textbox(label=label, lines=6, interactive=False, elem_classes=["out-text"]),
-            gr.Markdown(elem_classes=["run-status"]))
+    wire_task(h, "tts", run=run, stop=stop, inputs=[text, mode, instruct, voice, *sampler],
+              outputs=out.updates(), api_outputs=api_outputs("tts"), submit=text)
 
 
 def asr_tab(h: Any) -> None:
@@ -65,16 +56,14 @@ def asr_tab(h: Any) -> None:
         with gr.Column():
             audio = audio_input("Speech to transcribe")
             language = gr.Dropdown(list(ASR_LANGUAGES), value="auto / English", label="Language")
-            sampler = sampler_panel("asr", speaks=False)
+            sampler = sampler_panel("asr")
             run, stop = run_stop("Transcribe")
         with gr.Column():
-            text, status = _text_outputs("Transcript")
+            outputs = text_outputs("asr", "Transcript")
     examples([[asset("speech_fox.flac"), "English"], [asset("speech_weather.flac"), "auto / English"],
               [asset("translate_out_1.flac"), "Chinese"]], [audio, language])
-    wire_task(name="asr", run=run, stop=stop, stop_fn=h.stop("asr"),
-              stream_fn=h.asr_stream, api_fn=h.asr_api, inputs=[audio, language, *sampler],
-              names=["audio", "language"], outputs=[text, status],
-              api_outputs=[gr.Textbox(visible=False, label="transcript")])
+    wire_task(h, "asr", run=run, stop=stop, inputs=[audio, language, *sampler], outputs=outputs,
+              api_outputs=api_outputs("asr"))
 
 
 def understanding_tab(h: Any) -> None:
@@ -83,16 +72,13 @@ def understanding_tab(h: Any) -> None:
             audio = audio_input("Audio")
             question = gr.Textbox(label="Question about the audio", lines=2)
             thinking = gr.Checkbox(label="Let the model think first", value=False)
-            sampler = sampler_panel("understand", speaks=False)
+            sampler = sampler_panel("understand")
             run, stop = run_stop("Ask")
         with gr.Column():
-            text, status = _text_outputs("Answer")
+            outputs = text_outputs("understand", "Answer")
     examples([
         [asset("speech_weather.flac"), "What will the weather be like tomorrow evening?", False],
         [asset("question_story.flac"), "Is the speaker male or female? What do they ask for?", True],
     ], [audio, question, thinking])
-    wire_task(name="understand", run=run, stop=stop, stop_fn=h.stop("understand"),
-              stream_fn=h.understand_stream, api_fn=h.understand_api,
-              inputs=[audio, question, thinking, *sampler], names=["audio", "question", "thinking"],
-              outputs=[text, status], api_outputs=[gr.Textbox(visible=False, label="answer")],
-              submit=question)
+    wire_task(h, "understand", run=run, stop=stop, inputs=[audio, question, thinking, *sampler],
+              outputs=outputs, api_outputs=api_outputs("understand"), submit=question)

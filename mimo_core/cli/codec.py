@@ -1,7 +1,10 @@
 """``codec`` command: run the audio tokenizer alone.
 
     codec encode IN --tokenizer-path DIR --out codes.npy [--dtype float32|bfloat16] [--device cpu|cuda]
+                    [--max-seconds S] [--resampler reference|soxr]
         -> int64 [T, 20] (all quantizers, time-major; the LM uses the first 8 columns)
+           Audio longer than the tokenizer's max_audio_seconds (1800 s) or --max-seconds is refused
+           before it is decoded; other rates are resampled as the reference does (soxr on request).
     codec decode codes.npy --tokenizer-path DIR --out out.wav
         -> 24 kHz audio from the first 8 channels
 
@@ -20,15 +23,21 @@ from .common import run_reporting_errors
 
 DTYPES = ("float32", "bfloat16")
 DEVICES = ("cpu", "cuda")
+RESAMPLERS = ("reference", "soxr")     # audio_io.RESAMPLERS, spelled out so --help needs no torch
 
 
-def _load_tokenizer(args: argparse.Namespace):
+def _tokenizer_dir(args: argparse.Namespace) -> Path:
+    from ..resolve import Role, resolve_spec
+
+    return resolve_spec(args.tokenizer_path, Role.TOKENIZER)           # dir, repo id or tiny
+
+
+def _load_tokenizer(args: argparse.Namespace, path: Path | None = None):
     import torch
 
     from ..codec import load_audio_tokenizer
-    from ..resolve import Role, resolve_spec
 
-    path = resolve_spec(args.tokenizer_path, Role.TOKENIZER)           # dir, repo id or tiny
+    path = _tokenizer_dir(args) if path is None else path
     return load_audio_tokenizer(path, device=args.device, dtype=getattr(torch, args.dtype))
 
 
@@ -36,9 +45,14 @@ def encode_command(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..audio_io import load_audio
+    from ..codec.loading import load_config
 
-    wav = load_audio(args.input, max_seconds=args.max_seconds)
-    tokenizer = _load_tokenizer(args)
+    path = _tokenizer_dir(args)
+    limit = load_config(path).max_audio_seconds                       # read before any audio is decoded
+    if args.max_seconds is not None:
+        limit = min(limit, args.max_seconds)
+    wav = load_audio(args.input, max_seconds=limit, resampler=args.resampler)
+    tokenizer = _load_tokenizer(args, path)
     codes = tokenizer.encode(wav)                                                         # [C, T]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +103,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     actions = parser.add_subparsers(dest="codec_command", metavar="<encode|decode>", required=True)
     enc = actions.add_parser("encode", help="audio file -> codes.npy, int64 [T, 20]")
     enc.add_argument("input", help="audio file (wav, flac, ogg, mp3; any rate, any channels)")
-    enc.add_argument("--max-seconds", type=float, default=None, help="reject longer audio")
+    enc.add_argument("--max-seconds", type=float, default=None,
+                     help="reject longer audio (default and upper bound: the tokenizer's max_audio_seconds)")
+    enc.add_argument("--resampler", default="reference", choices=RESAMPLERS,
+                     help="for other sample rates: 'reference' (default, exact to the reference) or 'soxr'")
     _add_common(enc)
     enc.set_defaults(func=run_reporting_errors(encode_command))
     dec = actions.add_parser("decode", help="codes.npy [T, C] -> 24 kHz wav from the first 8 channels")

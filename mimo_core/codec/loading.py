@@ -21,19 +21,9 @@ WEIGHTS_FILE = "model.safetensors"
 
 
 def resolve_checkpoint_dir(path_or_repo_id: str | Path) -> Path:
-    """A local directory, or a Hugging Face repo id fetched with snapshot_download."""
-    local = Path(path_or_repo_id).expanduser()
-    if local.is_dir():
-        return local
-    text = str(path_or_repo_id)
-    if local.exists() or text.startswith((".", "/", "~")) or text.count("/") != 1:
-        raise ModelLoadError(f"audio tokenizer not found: {text} is not a directory or a Hugging Face repo id")
-    try:
-        from huggingface_hub import snapshot_download
-        return Path(snapshot_download(repo_id=text, allow_patterns=[CONFIG_FILE, WEIGHTS_FILE]))
-    except Exception as exc:  # noqa: BLE001 - network, auth, missing repo: all one user-facing error
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelLoadError(f"cannot download audio tokenizer {text!r} from the Hugging Face Hub: {reason}") from None
+    """A local directory, a Hugging Face repo id or ``tiny``: :func:`mimo_core.resolve.resolve_spec`."""
+    from ..resolve import Role, resolve_spec
+    return resolve_spec(path_or_repo_id, Role.TOKENIZER)
 
 
 def read_state_dict(weights: Path, expected: dict[str, torch.Size], dtype: torch.dtype,

@@ -52,6 +52,12 @@ def _filterbank_on(device: torch.device, *args) -> torch.Tensor:
         return mel_filterbank(*args).to(device)
 
 
+def min_samples(cfg: TokenizerConfig) -> int:
+    """The shortest waveform the front end takes: the centred STFT reflect-pads ``nfft // 2``
+    samples on each side, which needs more input samples than that (481 at 24 kHz, 20.04 ms)."""
+    return cfg.nfft // 2 + 1
+
+
 def log_mel(wav: torch.Tensor, cfg: TokenizerConfig) -> torch.Tensor:
     """1-D float waveform [N] at cfg.sampling_rate -> log-mel [T_mel, n_mels] float32 (same device)."""
     wav = wav.to(torch.float32).reshape(1, -1)                                          # [1, N]

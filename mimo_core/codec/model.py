@@ -20,7 +20,7 @@ from .config import TokenizerConfig
 from .decoder import AudioDecoder
 from .encoder import AudioEncoder
 from .loading import load_config, read_state_dict, resolve_checkpoint_dir, weights_path
-from .mel import log_mel
+from .mel import log_mel, min_samples
 
 ENCODE_SEGMENT_MEL_FRAMES = 6000     # reference: encode in independent 60 s mel segments
 DECODE_CHUNK_FRAMES = 1500           # reference: decode in independent 60 s code chunks
@@ -81,7 +81,12 @@ class AudioTokenizer:
     # ---- encoding -----------------------------------------------------------------
     def mel(self, wav) -> torch.Tensor:
         """1-D 24 kHz waveform -> log-mel [T_mel, n_mels] float32 on the model's device."""
-        return log_mel(as_waveform(wav).to(self.device), self.config)
+        wav = as_waveform(wav)
+        need, rate = min_samples(self.config), self.config.sampling_rate
+        if wav.numel() < need:
+            raise AudioInputError(f"audio is too short: {wav.numel()} samples ({1000 * wav.numel() / rate:.2f} ms) at "
+                                  f"{rate} Hz; the audio tokenizer needs at least {need} ({1000 * need / rate:.2f} ms)")
+        return log_mel(wav.to(self.device), self.config)
 
     @torch.inference_mode()
     def encoder_features(self, mels: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int]]:

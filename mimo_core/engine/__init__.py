@@ -2,11 +2,11 @@
 batching, cancellation). It never sees text or audio."""
 
 from .engine import Engine, GenerationStream
-from .sampling import SamplerConfig
+from .sampling import GREEDY, SamplerConfig
 from .scheduler import BatchScheduler, RequestHandle
 from .types import GenerationRequest, GenerationResult, GroupEvent, StopReason
 
 __all__ = [
-    "BatchScheduler", "Engine", "GenerationRequest", "GenerationResult", "GenerationStream",
+    "GREEDY", "BatchScheduler", "Engine", "GenerationRequest", "GenerationResult", "GenerationStream",
     "GroupEvent", "RequestHandle", "SamplerConfig", "StopReason",
 ]

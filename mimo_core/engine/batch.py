@@ -4,8 +4,8 @@ Rows are kept compact (active requests occupy rows 0..n-1). Every row has its ow
 each step writes the new group's keys at the row's own position of a preallocated backbone
 KV cache (``[max_batch, H, context, Dh]`` per layer) and attends through an additive mask
 when the rows' lengths differ. Prefill runs per request (rows never see each other's
-padding, so a request's prefill is the same whatever its batch). Decode steps go through
-``step_stack`` (the decoder layers' own operations without the module-call overhead) and a
+padding, so a request's prefill is the same whatever its batch). Prefill and decode steps go
+through ``step_stack`` (the decoder layers' own operations without the module-call overhead) and a
 step whose rows are all text groups skips the patch encoder. The patch decoder runs
 its ``P + max(delay)`` steps for all rows at once with its own small preallocated cache
 (``[max_batch, H, steps, Dh]``), sampling only for rows whose text id is ``<|empty|>``.
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..lm.kv_cache import StaticKVCache
 from ..lm.modules import MimoAudioLM
-from ..lm.stack import StepPlan, additive_mask, rotary, run_stack, step_stack
+from ..lm.stack import Rotary, StepPlan, additive_mask, rotary_tables, step_stack
 from .delay import UNGENERATED, num_steps, schedule, undelay
 from .sampling import NEG_INF, sample_rows
 from .types import GenerationResult, GroupEvent, RequestState, StopReason, stop_after_group
@@ -43,9 +43,9 @@ class BatchDecoder:
         self.local_cache = StaticKVCache(local.num_hidden_layers, max_batch, local.num_key_value_heads,
                                          self.steps, local.head_dim, dtype=dt, device=dev)
         like = torch.empty(0, dtype=dt, device=dev)
-        self.cos, self.sin = rotary(model.model, like, torch.arange(context_groups, device=dev)[None])  # (1, L, Dh)
-        self.local_cos, self.local_sin = rotary(model.local_transformer, like,
-                                                torch.arange(self.steps, device=dev)[None])        # (1, S, Dh)
+        self.rot = rotary_tables(model.model, like, torch.arange(context_groups, device=dev)[None])  # (1, L, 1, Dh)
+        self.local_rot = rotary_tables(model.local_transformer, like,
+                                       torch.arange(self.steps, device=dev)[None])                 # (1, S, 1, Dh)
 
         self.rows: list[RequestState] = []
         self.lengths = [0] * max_batch                                   # groups in the cache, per row
@@ -82,8 +82,9 @@ class BatchDecoder:
         ids = state.request.prompt_ids.to(model.device)[None]                    # (1, K, T*P)
         embeds = model.embed_groups(ids, self.empty_text_id)                     # (1, T, D)
         T = embeds.shape[1]
-        hidden = run_stack(model.model, embeds, (self.cos[:, :T], self.sin[:, :T]),
-                           cache=self.cache.at(0, T, rows=slice(r, r + 1)))
+        rot = Rotary(self.rot.cos[:, :T], self.rot.signed_sin[:, :T])
+        hidden = step_stack(self.backbone_plan, embeds, rot, cache=self.cache.at(0, T, rows=slice(r, r + 1)),
+                            causal=True)
         self.hidden[r] = hidden[0, -1]
         self.lengths[r] = T
         self.positions[r] = T
@@ -145,14 +146,14 @@ class BatchDecoder:
             # signed zeros (x + 0 == x; only a zero's sign could differ, which nothing reads)
             embeds = model.model.embed_tokens(text.to(model.device))[:, None]   # (n, 1, D)
         positions = self.positions[:n]
-        cos_sin = (self.cos[0, positions][:, None], self.sin[0, positions][:, None])   # (n, 1, Dh)
+        rot = Rotary(self.rot.cos[0, positions][:, None], self.rot.signed_sin[0, positions][:, None])  # (n, 1, 1, Dh)
         lengths = self.lengths[:n]
         read_len = max(lengths) + 1
         mask = None
         if min(lengths) != max(lengths):
             allowed = self.key_slots[None, :read_len] <= positions[:, None]     # (n, keys)
             mask = additive_mask(allowed, embeds.dtype)[:, None, None, :]       # (n, 1, 1, keys)
-        hidden = step_stack(self.backbone_plan, embeds, cos_sin, mask=mask,
+        hidden = step_stack(self.backbone_plan, embeds, rot, mask=mask,
                             cache=self.cache.at_rows(self.row_index[:n], positions, read_len))
         self.hidden[:n] = hidden[:, 0]
         for i in range(n):
@@ -168,9 +169,9 @@ class BatchDecoder:
             empties, sizes = self.model.speech_empty_ids, self.model.config.speech_vocab_sizes
             for t, emitted in enumerate(self.schedule):
                 channels = [c for c, _frame in emitted]
-                cos_sin = (self.local_cos[:, t : t + 1], self.local_sin[:, t : t + 1])     # (1, 1, Dl_h)
+                rot = Rotary(self.local_rot.cos[:, t : t + 1], self.local_rot.signed_sin[:, t : t + 1])  # (1, 1, 1, Dh)
                 plan.append((channels, [(empties[c],) for c in channels for _ in range(n)],
-                             [sizes[c] for c in channels for _ in range(n)], cos_sin))
+                             [sizes[c] for c in channels for _ in range(n)], rot))
             self._plans[n] = plan
         return plan
 
@@ -190,8 +191,8 @@ class BatchDecoder:
         canvas = self.canvas[:n].fill_(UNGENERATED)                               # (n, S, C)
         embeds = model.hidden_states_downcast(self.hidden[:n])[:, None, :]       # (n, 1, Dl)
         last = len(self.schedule) - 1
-        for t, (channels, banned, widths, cos_sin) in enumerate(self._step_plan(n)):
-            hidden = step_stack(stack, embeds, cos_sin,
+        for t, (channels, banned, widths, rot) in enumerate(self._step_plan(n)):
+            hidden = step_stack(stack, embeds, rot,
                                 cache=self.local_cache.at(t, 1, rows=slice(0, n)))[:, 0]   # (n, Dl)
             k = len(channels)
             stacked = self.stacked_logits[: k * n].fill_(NEG_INF)                 # (k*n, V_max)

@@ -7,8 +7,10 @@ does the same from a worker thread for concurrent callers.
 
 Streaming protocol: iterating a :class:`GenerationStream` (or a scheduler handle) yields a
 :class:`GroupEvent` for every generated group as soon as it exists and then, as the very
-last item, the :class:`GenerationResult`. ``cancel()`` (from any thread) ends the request
-after the current group with ``StopReason.CANCELLED``; the result is still yielded last.
+last item, the :class:`GenerationResult`. ``cancel()`` (from any thread), or setting the
+request's own ``cancel`` event, ends the request after the current group with
+``StopReason.CANCELLED``; the result is still yielded last. All three ways of running
+requests share one loop (:class:`~.loop.StepLoop`).
 
 The synchronous methods of one Engine are serialised by a lock; use a scheduler to serve
 several callers at once.
@@ -24,7 +26,8 @@ from ..constants import MAX_CONTEXT_GROUPS
 from ..lm.modules import MimoAudioLM
 from .batch import BatchDecoder
 from .eager import EagerDecoder
-from .types import GenerationRequest, GenerationResult, GroupEvent, RequestState, StopReason, validate_request
+from .loop import StepLoop
+from .types import GenerationRequest, GenerationResult, GroupEvent, RequestState, validate_request
 
 
 class Engine:
@@ -74,19 +77,16 @@ class Engine:
         for req in reqs:
             self.validate(req)
         states = [RequestState.start(r) for r in reqs]
-        waiting, results = deque(states), {}
+        results: dict[int, GenerationResult] = {}
         with self._lock:
-            decoder = self._sync_decoder()
+            loop = StepLoop(self._sync_decoder())
+            for state in states:
+                loop.submit(state, lambda item, key=id(state): _keep_result(results, key, item))
             try:
-                while waiting or decoder.active():
-                    while waiting and len(decoder.active()) < decoder.capacity:
-                        decoder.add(waiting.popleft())
-                    for state, _event, result in decoder.step():
-                        if result is not None:
-                            results[id(state)] = result
+                while loop.busy():
+                    loop.turn()
             finally:
-                for state in decoder.active():
-                    decoder.remove(state)
+                loop.abandon()
         return [results[id(s)] for s in states]
 
     def scheduler(self, max_batch: int | None = None):
@@ -100,13 +100,14 @@ class GenerationStream:
     """One request's events: GroupEvent per group, then the GenerationResult (see module doc)."""
 
     def __init__(self, engine: Engine, req: GenerationRequest):
-        self._engine, self._request = engine, req
-        self._cancel = threading.Event()
+        self._engine = engine
+        self._state = RequestState.start(req)
         self._started = False
         self.result: GenerationResult | None = None
 
     def cancel(self) -> None:
-        self._cancel.set()
+        """Set the request's cancel signal (its own, or the one this stream made for it)."""
+        self._state.cancel.set()
 
     def run(self) -> GenerationResult:
         for _ in self:
@@ -121,20 +122,22 @@ class GenerationStream:
         return self._events()
 
     def _events(self) -> Iterator[GroupEvent | GenerationResult]:
-        engine = self._engine
-        state = RequestState.start(self._request)
+        engine, items = self._engine, deque()
         with engine._lock:
-            decoder = engine._sync_decoder()
-            decoder.add(state)
+            loop = StepLoop(engine._sync_decoder())
+            loop.submit(self._state, items.append)
             try:
-                while self.result is None:
-                    if self._cancel.is_set():
-                        self.result = decoder.remove(state, StopReason.CANCELLED)
-                        break
-                    for _state, event, result in decoder.step():
-                        yield event
-                        self.result = result
+                while loop.busy():
+                    loop.turn()
+                    while items:
+                        item = items.popleft()
+                        if isinstance(item, GenerationResult):
+                            self.result = item
+                        yield item
             finally:
-                if state in decoder.active():   # the consumer stopped iterating early
-                    decoder.remove(state)
-        yield self.result
+                loop.abandon()   # rows still active: the consumer stopped iterating early
+
+
+def _keep_result(results: dict[int, GenerationResult], key: int, item) -> None:
+    if isinstance(item, GenerationResult):
+        results[key] = item

@@ -1,35 +1,36 @@
 """Continuous batching: one worker thread owns the model; callers submit from any thread.
 
 ``submit(req)`` validates the request in the caller's thread (so a bad request raises
-there) and returns a :class:`RequestHandle`. The worker admits waiting requests into free
-rows (prefill), advances every active row by one group per step, routes each group to its
-handle, and refills a row as soon as its request finishes or is cancelled.
+there) and returns a :class:`RequestHandle`. The worker turns the shared
+:class:`~.loop.StepLoop`: it admits waiting requests into free rows (prefill), advances every
+active row by one group per step, routes each group to its handle, and refills a row as soon
+as its request finishes or is cancelled.
 
 A handle is iterated like :class:`~.engine.GenerationStream`: GroupEvents, then the
-GenerationResult as the last item. ``cancel()`` frees the request's row at the next step
-(or drops it from the queue if it has not started).
+GenerationResult as the last item. ``cancel()`` -- or setting the request's own ``cancel``
+event -- frees the request's row at the next step (or drops it from the queue if it has not
+started).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections import deque
 from collections.abc import Iterator
 
-from .types import GenerationRequest, GenerationResult, GroupEvent, RequestState, StopReason
-
+from .loop import StepLoop
+from .types import GenerationRequest, GenerationResult, GroupEvent, RequestState
 
 
 class RequestHandle:
     def __init__(self, scheduler: "BatchScheduler", state: RequestState):
         self._scheduler, self.state = scheduler, state
         self._items: queue.Queue = queue.Queue()
-        self.cancel_requested = False
         self.result: GenerationResult | None = None
 
     def cancel(self) -> None:
-        self.cancel_requested = True
+        """Set the request's cancel signal (its own, or the one made for it) and wake the worker."""
+        self.state.cancel.set()
         self._scheduler._wake()
 
     def __iter__(self) -> Iterator[GroupEvent | GenerationResult]:
@@ -58,12 +59,10 @@ class RequestHandle:
 class BatchScheduler:
     def __init__(self, engine, max_batch: int):
         self.engine = engine
-        self._decoder = engine.new_decoder(max_batch)
-        self._waiting: deque[RequestHandle] = deque()
-        self._handles: dict[int, RequestHandle] = {}        # id(state) -> handle, active rows
+        self._work = StepLoop(engine.new_decoder(max_batch), contain_errors=True)
         self._cond = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._loop, name="mimo-engine-worker", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="mimo-engine-worker", daemon=True)
         self._thread.start()
 
     # ---- caller side -------------------------------------------------------------------
@@ -73,21 +72,21 @@ class BatchScheduler:
         with self._cond:
             if self._closed:
                 raise RuntimeError("scheduler is closed")
-            self._waiting.append(handle)
+            self._work.submit(handle.state, handle._push)
             self._cond.notify()
         return handle
 
     @property
     def active_count(self) -> int:
-        return len(self._handles)
+        return self._work.active_count
 
     @property
     def waiting_count(self) -> int:
-        return len(self._waiting)
+        return len(self._work.waiting)
 
     @property
     def capacity(self) -> int:
-        return self._decoder.capacity
+        return self._work.decoder.capacity
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Stop the worker; requests still running or waiting end as cancelled."""
@@ -107,52 +106,14 @@ class BatchScheduler:
             self._cond.notify()
 
     # ---- worker ----------------------------------------------------------------------------
-    def _admit(self) -> None:
-        decoder = self._decoder
-        while len(decoder.active()) < decoder.capacity:
-            with self._cond:
-                if not self._waiting:
-                    return
-                handle = self._waiting.popleft()
-            if handle.cancel_requested:
-                handle._push(handle.state.result(StopReason.CANCELLED))
-                continue
-            try:
-                decoder.add(handle.state)
-            except Exception as exc:  # noqa: BLE001 - hand the failure to its caller
-                handle._push(exc)
-                continue
-            self._handles[id(handle.state)] = handle
-
-    def _drop_cancelled(self) -> None:
-        for state in self._decoder.active():
-            handle = self._handles[id(state)]
-            if handle.cancel_requested:
-                del self._handles[id(state)]
-                handle._push(self._decoder.remove(state, StopReason.CANCELLED))
-
-    def _loop(self) -> None:
-        decoder = self._decoder
+    def _run(self) -> None:
+        loop = self._work
         while True:
             with self._cond:
-                while not self._closed and not self._waiting and not self._handles:
+                while not self._closed and not loop.busy():
                     self._cond.wait()
                 if self._closed:
                     break
-            try:
-                self._drop_cancelled()
-                self._admit()
-                for state, event, result in decoder.step():
-                    handle = self._handles[id(state)]
-                    handle._push(event)
-                    if result is not None:
-                        del self._handles[id(state)]
-                        handle._push(result)
-            except Exception as exc:  # noqa: BLE001 - fail every running request, keep serving
-                for state in decoder.active():
-                    decoder.remove(state)
-                    self._handles.pop(id(state))._push(exc)
-        for state in decoder.active():
-            self._handles.pop(id(state))._push(decoder.remove(state, StopReason.CANCELLED))
-        for handle in self._waiting:
-            handle._push(handle.state.result(StopReason.CANCELLED))
+            loop.turn()
+        with self._cond:   # no submit can slip in between: it checks _closed under the lock
+            loop.cancel_all()

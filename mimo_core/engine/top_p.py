@@ -13,9 +13,11 @@ last dropped value is strictly below the first kept one, "dropped" is exactly "s
 dropped value", whatever order a sort gives to equal scores. :func:`top_p_filter` therefore
 sorts values only (NumPy's SIMD sort, ~0.6 ms per row here), runs the same softmax and cumsum
 on the same sorted values, and falls back to the reference for any row where equal scores
-straddle the boundary (there the reference's own tie order decides). Its output is equal,
-bit for bit, to :func:`top_p_reference` on every input (tested, ties included); off the CPU
-or for dtypes NumPy does not sort it simply calls the reference.
+straddle the boundary (there the reference's own tie order decides: ``torch.sort`` is not
+stable on the CPU, so no cheaper rule reproduces it). bfloat16 rows, which NumPy cannot sort,
+are sorted as float32 (exact both ways, same order) and converted back. Every row of a batch
+is handled at once. Its output is equal, bit for bit, to :func:`top_p_reference` on every
+input (tested, ties included); off the CPU it simply calls the reference.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 
 NEG_INF = float("-inf")
 _NUMPY_DTYPES = (torch.float32, torch.float64, torch.float16)
+_VIA_FLOAT32 = (torch.bfloat16,)   # sorted as float32: every bf16 value is exactly a float32
 
 
 def top_p_reference(scores: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -39,9 +42,13 @@ def top_p_reference(scores: torch.Tensor, top_p: float) -> torch.Tensor:
 
 def top_p_filter(scores: torch.Tensor, top_p: float) -> torch.Tensor:
     """Same result as :func:`top_p_reference` (bit for bit), without sorting indices."""
-    if scores.device.type != "cpu" or scores.dtype not in _NUMPY_DTYPES or scores.shape[-1] < 2:
+    if (scores.device.type != "cpu" or scores.dtype not in _NUMPY_DTYPES + _VIA_FLOAT32
+            or scores.shape[-1] < 2):
         return top_p_reference(scores, top_p)
-    values = torch.from_numpy(np.sort(scores.numpy(), axis=-1))        # == torch.sort(scores).values
+    if scores.dtype in _VIA_FLOAT32:
+        values = torch.from_numpy(np.sort(scores.float().numpy(), axis=-1)).to(scores.dtype)
+    else:
+        values = torch.from_numpy(np.sort(scores.numpy(), axis=-1))    # == torch.sort(scores).values
     cumulative = values.softmax(dim=-1).cumsum(dim=-1)
     # dropped sorted positions are 0 .. n_drop-1 (cumulative never decreases, so the count of
     # entries <= 1 - p is a binary search); the top token is always kept

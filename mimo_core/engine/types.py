@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+import threading
 from dataclasses import dataclass, field
 
 import torch
@@ -36,6 +37,9 @@ class GenerationRequest:
     max_new_groups: int
     min_new_groups: int = 0
     seed: int | None = None
+    # set from any thread to end the request after its current group (StopReason.CANCELLED);
+    # None: the stream or scheduler handle running it makes its own (see RequestState.cancel)
+    cancel: threading.Event | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -105,17 +109,23 @@ def validate_request(req: GenerationRequest, *, group_size: int, vocab_sizes: tu
 
 @dataclass(eq=False)
 class RequestState:
-    """A request while it is being generated: its rng, its groups so far, its stop."""
+    """A request while it is being generated: its rng, its cancel signal, its groups so far."""
 
     request: GenerationRequest
     seed: int
     generator: torch.Generator
+    cancel: threading.Event                                     # the request's own, or a new one
     groups: list[torch.Tensor] = field(default_factory=list)   # each (K, P), on CPU
 
     @classmethod
     def start(cls, request: GenerationRequest) -> "RequestState":
         seed = request.seed if request.seed is not None else secrets.randbits(63)
-        return cls(request, seed, torch.Generator().manual_seed(seed))
+        cancel = request.cancel if request.cancel is not None else threading.Event()
+        return cls(request, seed, torch.Generator().manual_seed(seed), cancel)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel.is_set()
 
     @property
     def new_groups(self) -> int:

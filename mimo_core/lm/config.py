@@ -15,19 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config_io import field_values, read_config_json, split_known
+from ..config_io import field_values, parse_dashed_ints, read_config_json, split_known
 from ..errors import ModelLoadError
-
-
-def _parse_dashed(value: str | int, length: int) -> tuple[int, ...]:
-    """"1025-1025-129" -> (1025, 1025, 129); a bare int is repeated ``length`` times."""
-    if isinstance(value, str) and "-" in value:
-        parsed = tuple(int(part) for part in value.split("-"))
-    else:
-        parsed = (int(value),) * length
-    if len(parsed) != length:
-        raise ModelLoadError(f"config value {value!r} has {len(parsed)} entries, expected {length}")
-    return parsed
 
 
 @dataclass
@@ -98,15 +87,15 @@ class MimoLMConfig:
     # ---- parsed views ---------------------------------------------------------------------
     @property
     def speech_vocab_sizes(self) -> tuple[int, ...]:
-        return _parse_dashed(self.speech_vocab_size, self.audio_channels)
+        return parse_dashed_ints(self.speech_vocab_size, self.audio_channels, "speech_vocab_size")
 
     @property
     def speech_empty_ids(self) -> tuple[int, ...]:
-        return _parse_dashed(self.speech_zeroemb_idx, self.audio_channels)
+        return parse_dashed_ints(self.speech_zeroemb_idx, self.audio_channels, "speech_zeroemb_idx")
 
     @property
     def delays(self) -> tuple[int, ...]:
-        return _parse_dashed(self.delay_pattern, self.audio_channels)
+        return parse_dashed_ints(self.delay_pattern, self.audio_channels, "delay_pattern")
 
     @property
     def input_dim(self) -> int:

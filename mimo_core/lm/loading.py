@@ -57,26 +57,9 @@ def resolve_attention(attn: str, device: torch.device) -> str:
 
 
 def resolve_checkpoint_dir(path_or_repo_id: str | Path) -> Path:
-    """A local directory as is; anything else that looks like ``owner/name`` is downloaded."""
-    path = Path(path_or_repo_id).expanduser()
-    if path.is_dir():
-        return path
-    text = str(path_or_repo_id)
-    if path.exists():
-        raise ModelLoadError(f"LM checkpoint {text} is a file; pass the directory that holds config.json")
-    if text.count("/") != 1 or text.startswith((".", "/", "~")):
-        raise ModelLoadError(f"LM checkpoint directory {text} does not exist")
-    try:
-        from huggingface_hub import snapshot_download
-
-        local = snapshot_download(
-            repo_id=text,
-            allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"],
-        )
-    except Exception as exc:  # noqa: BLE001 - network, auth, missing repo: all one user-facing error
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"cannot download LM checkpoint {text!r} from the Hugging Face Hub: {reason}") from exc
-    return Path(local)
+    """A local directory, a Hugging Face repo id or ``tiny``: :func:`mimo_core.resolve.resolve_spec`."""
+    from ..resolve import Role, resolve_spec
+    return resolve_spec(path_or_repo_id, Role.INSTRUCT)
 
 
 def checkpoint_files(root: Path) -> list[Path]:

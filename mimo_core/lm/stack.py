@@ -9,11 +9,12 @@ the layers, norms and rotary embedding are transformers' own modules.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-from transformers.models.qwen2.modeling_qwen2 import apply_rotary_pos_emb, eager_attention_forward
 
 
 def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -74,76 +75,163 @@ def run_stack(
     return stack.norm(hidden)
 
 
-# ---- the fast path's one-token step ----------------------------------------------------------
-def _rms(weight: torch.Tensor, eps: float, hidden: torch.Tensor) -> torch.Tensor:
-    """Qwen2RMSNorm.forward, op for op (called without the module-call machinery)."""
-    input_dtype = hidden.dtype
-    hidden = hidden.to(torch.float32)
-    variance = hidden.pow(2).mean(-1, keepdim=True)
-    hidden = hidden * torch.rsqrt(variance + eps)
-    return weight * hidden.to(input_dtype)
+# ---- the fast path's step: fused projections, few operations -----------------------------------
+# The fast path does not repeat the reference's operations one by one (see docs/FAST_PATH.md):
+# q/k/v and gate/up are one matmul each, the residual adds ride in the output matmuls (addmm),
+# the norms are one rms_norm, rotary is applied to q and k together, attention is one SDPA
+# call. In float32 it reproduces every greedy golden; its exactness rule is the document's.
+class Linear(NamedTuple):
+    weight: torch.Tensor              # (out, in)
+    bias: torch.Tensor | None
+
+
+class Norm(NamedTuple):
+    weight: torch.Tensor              # (D,)
+    eps: float
+
+
+class Rotary(NamedTuple):
+    """Rotary tables laid out for (B, T, heads, Dh) activations: cos and the sine with its
+    first half negated, so that rotate_half(x) * sin == swap_halves(x) * signed_sin."""
+
+    cos: torch.Tensor                 # (B or 1, T, 1, Dh)
+    signed_sin: torch.Tensor          # (B or 1, T, 1, Dh)
+
+
+class LayerWeights(NamedTuple):
+    """One decoder layer's tensors and constants, as :func:`step_stack` uses them."""
+
+    input_norm: Norm
+    qkv: Linear                       # q, k, v projections concatenated on the output dim
+    o: Linear
+    post_norm: Norm
+    gate_up: Linear                   # gate then up, concatenated on the output dim
+    down: Linear
+    act: Callable[[torch.Tensor], torch.Tensor]
+    q_heads: int
+    kv_heads: int
+    head_dim: int
+    ffn: int
+    layer_idx: int
+    scaling: float
+
+
+def fuse_linears(modules: Sequence[nn.Linear]) -> Linear:
+    """The modules' weights (and biases) concatenated on the output dim, once: afterwards each
+    module's parameters are views of the fused tensors, so the model holds one copy (the
+    module path computes with the views, unchanged). Idempotent while the views are in place."""
+    cached = getattr(modules[0], FUSED_ATTR, None)
+    if cached is not None and cached[1] == tuple(m.weight.data_ptr() for m in modules):
+        return cached[0]
+    with torch.no_grad():
+        weight = torch.cat([m.weight for m in modules])                         # (sum out, in)
+        has_bias = [m.bias is not None for m in modules]
+        if any(has_bias) and not all(has_bias):
+            raise ValueError("fuse_linears: all or none of the layers must have a bias")
+        bias = torch.cat([m.bias for m in modules]) if all(has_bias) else None  # (sum out,)
+        start = 0
+        for m in modules:
+            end = start + m.weight.shape[0]
+            m.weight = nn.Parameter(weight[start:end], requires_grad=m.weight.requires_grad)
+            if bias is not None:
+                m.bias = nn.Parameter(bias[start:end], requires_grad=m.bias.requires_grad)
+            start = end
+    fused = Linear(weight, bias)
+    object.__setattr__(modules[0], FUSED_ATTR, (fused, tuple(m.weight.data_ptr() for m in modules)))
+    return fused
+
+
+FUSED_ATTR = "_mimo_fused"
+
+
+def rotary_tables(stack: nn.Module, like: torch.Tensor, positions: torch.Tensor) -> Rotary:
+    """:class:`Rotary` for positions [B, T] in ``like``'s dtype (the stack's own cos/sin)."""
+    cos, sin = rotary(stack, like, positions)                                    # (B, T, Dh)
+    half = sin.shape[-1] // 2
+    signed = torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)
+    return Rotary(cos[:, :, None, :], signed[:, :, None, :])
 
 
 class StepPlan:
-    """A stack's tensors gathered once for :func:`step_stack` (attribute look-ups through
-    ``nn.Module.__getattr__`` cost more than a small model's arithmetic). It holds the
-    parameters themselves, so in-place weight updates are seen; re-plan after ``.to()``."""
+    """A stack's fused tensors gathered once for :func:`step_stack` (attribute look-ups through
+    ``nn.Module.__getattr__`` cost more than a small model's arithmetic). Building it fuses the
+    stack's projections in place (see :func:`fuse_linears`); re-plan after ``.to()``."""
 
     def __init__(self, stack: nn.Module):
         self.stack = stack
+        cfg = stack.config
         self.layers = []
         for layer in stack.layers:
             attn, mlp = layer.self_attn, layer.mlp
-            ln1, ln2 = layer.input_layernorm, layer.post_attention_layernorm
-            self.layers.append((
-                ln1.weight, ln1.variance_epsilon, attn,
-                attn.q_proj.weight, attn.q_proj.bias, attn.k_proj.weight, attn.k_proj.bias,
-                attn.v_proj.weight, attn.v_proj.bias, attn.o_proj.weight, attn.o_proj.bias,
-                ln2.weight, ln2.variance_epsilon,
-                mlp.gate_proj.weight, mlp.gate_proj.bias, mlp.up_proj.weight, mlp.up_proj.bias,
-                mlp.down_proj.weight, mlp.down_proj.bias, mlp.act_fn,
-                attn.head_dim, attn.layer_idx, attn.scaling, attn.sliding_window,
+            self.layers.append(LayerWeights(
+                _norm(layer.input_layernorm), fuse_linears([attn.q_proj, attn.k_proj, attn.v_proj]),
+                Linear(attn.o_proj.weight, attn.o_proj.bias), _norm(layer.post_attention_layernorm),
+                fuse_linears([mlp.gate_proj, mlp.up_proj]), Linear(mlp.down_proj.weight, mlp.down_proj.bias),
+                mlp.act_fn, cfg.num_attention_heads, cfg.num_key_value_heads, attn.head_dim,
+                mlp.gate_proj.weight.shape[0], attn.layer_idx, attn.scaling,
             ))
-        self.norm = (stack.norm.weight, stack.norm.variance_epsilon)
+        self.norm = _norm(stack.norm)
+
+
+def _norm(module: nn.Module) -> Norm:
+    return Norm(module.weight, module.variance_epsilon)
+
+
+def rms_norm(norm: Norm, hidden: torch.Tensor) -> torch.Tensor:
+    """Qwen2RMSNorm's maths in one op where the dtype allows: float32 statistics, the weight
+    applied in the input dtype (as the reference does)."""
+    if hidden.dtype == torch.float32:
+        return F.rms_norm(hidden, hidden.shape[-1:], norm.weight, norm.eps)
+    return norm.weight * F.rms_norm(hidden.float(), hidden.shape[-1:], None, norm.eps).to(hidden.dtype)
+
+
+def _plus_linear(residual: torch.Tensor, x: torch.Tensor, linear: Linear) -> torch.Tensor:
+    """residual + linear(x) as one matmul-accumulate: [B, T, in] -> [B, T, out]."""
+    B, T = x.shape[:2]
+    out = torch.addmm(residual.reshape(B * T, -1), x.reshape(B * T, -1), linear.weight.t())   # (B*T, out)
+    if linear.bias is not None:
+        out += linear.bias
+    return out.view(B, T, -1)
+
+
+def apply_rotary(x: torch.Tensor, rot: Rotary) -> torch.Tensor:
+    """Rotary on x (B, T, heads, Dh): x * cos + rotate_half(x) * sin, with rotate_half's
+    negation folded into the table (same bits)."""
+    half = x.shape[-1] // 2
+    swapped = x.unflatten(-1, (2, half)).flip(-2).flatten(-2)                    # (x2, x1)
+    return torch.addcmul(x * rot.cos, swapped, rot.signed_sin)
 
 
 def step_stack(
     plan: StepPlan,
     hidden: torch.Tensor,
-    cos_sin: tuple[torch.Tensor, torch.Tensor],
+    rot: Rotary,
     cache,
     mask: torch.Tensor | None = None,
+    causal: bool = False,
 ) -> torch.Tensor:
-    """One new position per row through every layer of a stack: hidden [B, 1, D] -> [B, 1, D].
+    """New positions of every row through every layer of a stack: hidden [B, T, D] -> [B, T, D].
 
-    The same operations, in the same order and with the same kernels, as ``run_stack`` (and so
-    as ``Qwen2DecoderLayer.forward``) for a single query position -- the attention function is
-    transformers' own for the stack's implementation -- but without the per-module call
-    machinery, which dominates small models' decode steps. ``cache`` is required (a
+    Qwen2DecoderLayer's maths with fused projections (see the comment above). It serves the
+    fast path's one-token steps (T = 1) and its prefill (``causal``: T positions over an empty
+    cache, each seeing the keys up to its own). ``cache`` is required (a
     :class:`~mimo_core.lm.kv_cache.StaticKVCache` positioned by the caller); ``mask`` is
-    additive [B or 1, 1, 1, keys] or None (every returned key visible).
+    additive [B or 1, 1, T, keys] or None (every returned key visible).
     """
-    impl = plan.stack.config._attn_implementation
-    if impl == "flash_attention_2" and mask is not None:
-        impl = "sdpa"   # flash-attn takes no additive masks; SDPA is the same maths
-    attend = ALL_ATTENTION_FUNCTIONS.get_interface(impl, eager_attention_forward)
-    cos, sin = cos_sin
-    B = hidden.shape[0]
-    for (ln1, eps1, attn, qw, qb, kw, kb, vw, vb, ow, ob, ln2, eps2, gw, gb, uw, ub, dw, db, act,
-         head_dim, layer_idx, scaling, window) in plan.layers:
-        residual = hidden
-        x = _rms(ln1, eps1, hidden)
-        shape = (B, 1, -1, head_dim)                                          # (B, 1, H, Dh)
-        q = F.linear(x, qw, qb).view(shape).transpose(1, 2)                   # (B, H, 1, Dh)
-        k = F.linear(x, kw, kb).view(shape).transpose(1, 2)
-        v = F.linear(x, vw, vb).view(shape).transpose(1, 2)
-        q, k = apply_rotary_pos_emb(q, k, cos, sin)
-        k, v = cache.update(k, v, layer_idx)
-        out, _ = attend(attn, q, k, v, mask, dropout=0.0, scaling=scaling, sliding_window=window, is_causal=False)
-        out = out.reshape(B, 1, -1).contiguous()
-        hidden = residual + F.linear(out, ow, ob)
-        residual = hidden
-        x = _rms(ln2, eps2, hidden)
-        x = F.linear(act(F.linear(x, gw, gb)) * F.linear(x, uw, ub), dw, db)
-        hidden = residual + x
-    return _rms(*plan.norm, hidden)
+    B, T = hidden.shape[:2]
+    is_causal = causal and T > 1 and mask is None
+    for layer in plan.layers:
+        x = rms_norm(layer.input_norm, hidden)
+        qkv = F.linear(x, *layer.qkv).view(B, T, -1, layer.head_dim)           # (B, T, Hq+2Hkv, Dh)
+        qk = apply_rotary(qkv[:, :, : layer.q_heads + layer.kv_heads], rot)     # (B, T, Hq+Hkv, Dh)
+        q = qk[:, :, : layer.q_heads].transpose(1, 2)                          # (B, Hq, T, Dh)
+        k = qk[:, :, layer.q_heads :].transpose(1, 2)                          # (B, Hkv, T, Dh)
+        v = qkv[:, :, layer.q_heads + layer.kv_heads :].transpose(1, 2)        # (B, Hkv, T, Dh)
+        k, v = cache.update(k, v, layer.layer_idx)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal, scale=layer.scaling,
+                                             enable_gqa=layer.q_heads != layer.kv_heads)   # (B, Hq, T, Dh)
+        hidden = _plus_linear(hidden, out.transpose(1, 2).reshape(B, T, -1), layer.o)
+        gate_up = F.linear(rms_norm(layer.post_norm, hidden), *layer.gate_up)   # (B, T, 2F)
+        x = layer.act(gate_up[..., : layer.ffn]) * gate_up[..., layer.ffn :]
+        hidden = _plus_linear(hidden, x, layer.down)
+    return rms_norm(plan.norm, hidden)

@@ -6,7 +6,7 @@ codes. See :mod:`.segments` for the matrix layout, :mod:`.builder` for the per-t
 """
 
 from .builder import DialogueTurn, FewShotPair, PromptBuilder, pair_examples, with_history
-from .extraction import (REFERENCE_SILENCE_SECONDS, ExtractedOutput, clean_decoded_text,
+from .extraction import (REFERENCE_SILENCE_SECONDS, ExtractedOutput, OutputReader, clean_decoded_text,
                          extract_output, output_audio_codes, split_generated)
 from .presets import PRESETS, FewShotPreset, get_preset
 from .segments import (INTERLEAVE_AUDIO_GROUPS, INTERLEAVE_TEXT_TOKENS, RELEASE_SPEECH_EMPTY_IDS,
@@ -17,7 +17,7 @@ from .text_encoding import Markup, TextEncoder
 
 __all__ = [
     "ASR_TEMPLATES", "DEFAULT_DIALOGUE_SYSTEM_PROMPT", "DialogueTurn", "ExtractedOutput", "FewShotPair",
-    "FewShotPreset", "INTERLEAVE_AUDIO_GROUPS", "INTERLEAVE_TEXT_TOKENS", "Markup", "PRESETS",
+    "FewShotPreset", "INTERLEAVE_AUDIO_GROUPS", "INTERLEAVE_TEXT_TOKENS", "Markup", "OutputReader", "PRESETS",
     "PromptBuilder", "REFERENCE_SILENCE_SECONDS", "RELEASE_SPEECH_EMPTY_IDS", "TTS_TEMPLATES",
     "TextEncoder", "audio_segment", "capitalize_single_case", "clean_decoded_text", "detect_language",
     "extract_output", "get_preset", "interleaved_segment", "output_audio_codes", "pair_examples",

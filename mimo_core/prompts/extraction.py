@@ -26,7 +26,7 @@ from typing import Sequence
 
 import torch
 
-from ..constants import GROUP_SIZE, STREAMS
+from ..constants import GROUP_SIZE, LM_CHANNELS, STREAMS
 from ..errors import PromptError
 from ..text.special_ids import SpecialIds
 from .segments import RELEASE_SPEECH_EMPTY_IDS, group_text_ids, parse_empty_ids
@@ -74,7 +74,8 @@ def decode_text(tokenizer, text_ids: Sequence[int]) -> str:
 def output_audio_codes(new_ids: torch.Tensor, special_ids: SpecialIds,
                        empty_ids: str | Sequence[int] = RELEASE_SPEECH_EMPTY_IDS,
                        keep_last_group: bool = False) -> torch.Tensor:
-    """The codes ``[C=8, N]`` to decode (see the module docstring for the rule)."""
+    """The codes ``[C=8, N]`` to decode, written as the rule's slices of the whole output (the
+    module docstring); the tests hold :class:`OutputReader` to it."""
     new_ids = _check_new_ids(new_ids).to(torch.long)
     empty_ids = parse_empty_ids(empty_ids)
     text = output_text_ids(new_ids, keep_last_group)             # (G',)
@@ -87,19 +88,76 @@ def output_audio_codes(new_ids: torch.Tensor, special_ids: SpecialIds,
     return speech[:, keep].contiguous()
 
 
+class OutputReader:
+    """The one output rule, one generated group at a time: the text so far and the frames that
+    are part of the output audio. :func:`extract_output` is a replay of it, and the task layer's
+    streaming tracker drives it live, so a streamed and a one-shot result cannot diverge.
+
+    Each group is held back until the next one arrives, because the reference drops the last
+    generated group from text and audio (``keep_last_group=True`` keeps it at :meth:`finish`).
+    """
+
+    def __init__(self, tokenizer, special_ids: SpecialIds,
+                 empty_ids: str | Sequence[int] = RELEASE_SPEECH_EMPTY_IDS, *, keep_last_group: bool = False):
+        self.tokenizer, self.ids = tokenizer, special_ids
+        self.empty0 = int(parse_empty_ids(empty_ids)[0])
+        self.keep_last_group = keep_last_group
+        self.text_ids: list[int] = []
+        self.kept: list[torch.Tensor] = []          # output frames so far, (C, t) each
+        self.sostm_seen = self.ended = False
+        self._pending: tuple[int, torch.Tensor] | None = None
+
+    def push(self, text_id: int, codes: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+        """Take one generated group (text id, codes ``(P, C)``); return the groups committed now
+        as ``(text id, frames (C, t) added to the output)``."""
+        committed = [self._commit(*self._pending)] if self._pending is not None else []
+        self._pending = (int(text_id), codes)
+        return committed
+
+    def finish(self) -> list[tuple[int, torch.Tensor]]:
+        """End of generation: the held-back group is dropped (or committed with keep_last_group)."""
+        pending, self._pending = self._pending, None
+        return [self._commit(*pending)] if (pending is not None and self.keep_last_group) else []
+
+    def _commit(self, text_id: int, codes: torch.Tensor) -> tuple[int, torch.Tensor]:
+        self.text_ids.append(text_id)
+        none = codes.new_zeros((codes.shape[1], 0))                  # (C, 0)
+        if text_id == self.ids.sostm and not self.sostm_seen:
+            # the output starts one group after the first <|sostm|>: what came before is not part
+            # of it, and when <|eostm|> already came, nothing is (the slice is empty)
+            self.sostm_seen, self.kept = True, []
+            return text_id, none
+        if text_id == self.ids.eostm:
+            self.ended = True
+        if self.ended:
+            return text_id, none
+        frames = codes.T[:, codes[:, 0] != self.empty0]             # (C, t) frames with audio
+        if frames.shape[1]:
+            self.kept.append(frames)
+        return text_id, frames
+
+    def text(self) -> str:
+        return decode_text(self.tokenizer, self.text_ids)
+
+    def output(self) -> ExtractedOutput:
+        codes = (torch.cat(self.kept, dim=1) if self.kept
+                 else torch.zeros(LM_CHANNELS, 0, dtype=torch.long))
+        return ExtractedOutput(text=self.text(), text_ids=list(self.text_ids), codes=codes.to(torch.long),
+                               is_silence=codes.shape[1] == 0)
+
+
 def extract_output(new_ids, tokenizer, special_ids: SpecialIds,
                    empty_ids: str | Sequence[int] = RELEASE_SPEECH_EMPTY_IDS,
                    *, keep_last_group: bool = False) -> ExtractedOutput:
-    """Text and audio codes of the generated groups ``new_ids`` ``[K, 4 * G]``."""
-    new_ids = _check_new_ids(torch.as_tensor(new_ids))
-    text_ids = output_text_ids(new_ids, keep_last_group)
-    codes = output_audio_codes(new_ids, special_ids, empty_ids, keep_last_group)
-    return ExtractedOutput(
-        text=decode_text(tokenizer, text_ids.tolist()),
-        text_ids=[int(i) for i in text_ids],
-        codes=codes,
-        is_silence=codes.shape[1] == 0,
-    )
+    """Text and audio codes of the generated groups ``new_ids`` ``[K, 4 * G]``: a replay of
+    :class:`OutputReader` over every group."""
+    new_ids = _check_new_ids(torch.as_tensor(new_ids)).to(torch.long)
+    reader = OutputReader(tokenizer, special_ids, empty_ids, keep_last_group=keep_last_group)
+    for g in range(new_ids.shape[1] // GROUP_SIZE):
+        group = new_ids[:, g * GROUP_SIZE:(g + 1) * GROUP_SIZE]      # (K, P)
+        reader.push(int(group[0, 0]), group[1:].T)                   # codes (P, C)
+    reader.finish()
+    return reader.output()
 
 
 def _check_new_ids(new_ids) -> torch.Tensor:

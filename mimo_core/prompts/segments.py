@@ -25,6 +25,7 @@ from typing import Sequence
 import torch
 
 from ..constants import GROUP_SIZE, LM_CHANNELS, STREAMS, TEXT_FILLER
+from ..config_io import parse_dashed_ints
 from ..errors import PromptError
 
 # speech_zeroemb_idx of the released checkpoints' config.json: the empty id of each of the
@@ -37,17 +38,9 @@ INTERLEAVE_AUDIO_GROUPS = 5
 
 
 def parse_empty_ids(value: str | Sequence[int]) -> tuple[int, ...]:
-    """Per-channel empty ids from a config value: ``"1024-1024-128-..."`` or a sequence of ints."""
-    if isinstance(value, str):
-        try:
-            parsed = tuple(int(v) for v in value.split("-"))
-        except ValueError as exc:
-            raise PromptError(f"cannot parse speech empty ids {value!r}") from exc
-    else:
-        parsed = tuple(int(v) for v in value)
-    if len(parsed) != LM_CHANNELS:
-        raise PromptError(f"expected {LM_CHANNELS} speech empty ids, got {len(parsed)}: {value!r}")
-    return parsed
+    """Per-channel empty ids from a config value: ``"1024-1024-128-..."`` or a sequence of ints
+    (:func:`mimo_core.config_io.parse_dashed_ints`, the one dashed-list parser)."""
+    return parse_dashed_ints(value, LM_CHANNELS, "speech empty ids", error=PromptError)
 
 
 RELEASE_SPEECH_EMPTY_IDS: tuple[int, ...] = parse_empty_ids(RELEASE_SPEECH_ZEROEMB_IDX)
@@ -155,18 +148,26 @@ def interleave_plan(n_text: int, n_groups: int,
                     audio_chunk: int = INTERLEAVE_AUDIO_GROUPS) -> list[tuple[str, int, int]]:
     """The order of an interleaved segment's body as ``(stream, start, stop)`` slices.
 
-    ``n_text`` text tokens (``<|eot|>`` already appended) are cut into chunks of ``text_chunk``,
-    ``n_groups`` audio groups into chunks of ``audio_chunk``; chunks alternate text, audio,
-    text, audio... and whichever stream has chunks left goes on alone. An empty stream still
-    counts as one empty chunk (the reference's ``split`` of an empty tensor).
+    ``n_text`` text tokens (WITHOUT ``<|eot|>``) are cut into chunks of ``text_chunk``; then
+    ``<|eot|>`` joins the last chunk, which may so hold ``text_chunk + 1`` tokens (the
+    reference's order, spec 5). Text slices therefore index ``text + [eot]``. An empty text
+    is one chunk holding only ``<|eot|>``. ``n_groups`` audio groups are cut into chunks of
+    ``audio_chunk`` (no audio counts as one empty chunk, the reference's ``split`` of an empty
+    tensor). Chunks alternate text, audio, text, audio... and whichever stream has chunks
+    left goes on alone.
 
-    >>> interleave_plan(7, 13)
+    >>> interleave_plan(5, 8)      # one text chunk of 6: five tokens and eot
+    [('text', 0, 6), ('audio', 0, 5), ('audio', 5, 8)]
+    >>> interleave_plan(6, 13)
     [('text', 0, 5), ('audio', 0, 5), ('text', 5, 7), ('audio', 5, 10), ('audio', 10, 13)]
     """
     def chunks(n: int, size: int) -> list[tuple[int, int]]:
         return [(s, min(s + size, n)) for s in range(0, n, size)] or [(0, 0)]
 
-    texts, audios = chunks(n_text, text_chunk), chunks(n_groups, audio_chunk)
+    texts = chunks(n_text, text_chunk)
+    last_start, last_stop = texts[-1]
+    texts[-1] = (last_start, last_stop + 1)             # <|eot|> ends the last text chunk
+    audios = chunks(n_groups, audio_chunk)
     paired = min(len(texts), len(audios))
     plan: list[tuple[str, int, int]] = []
     for i in range(paired):
@@ -190,18 +191,19 @@ def interleaved_segment(
 ) -> torch.Tensor:
     """``<|sostm|>``, alternating text chunks and marker-less audio chunks, ``<|eostm|>``.
 
-    ``<|eot|>`` is appended to the text before chunking (so it ends the final text chunk);
-    codes are padded to a multiple of P frames. Returns ``[K, T']``.
+    The text is chunked first and ``<|eot|>`` then ends its last chunk (see
+    :func:`interleave_plan`); codes are padded to a multiple of P frames. Returns ``[K, T']``.
     """
     codes = pad_to_group(check_codes(codes, empty_ids))
-    text = [int(i) for i in text_ids] + [int(eot_id)]
+    text_ids = [int(i) for i in text_ids]
+    text_and_eot = text_ids + [int(eot_id)]
     n_groups = codes.shape[1] // GROUP_SIZE
     parts = [text_segment([sostm_id], empty_ids)]
-    for stream, start, stop in interleave_plan(len(text), n_groups, text_chunk, audio_chunk):
+    for stream, start, stop in interleave_plan(len(text_ids), n_groups, text_chunk, audio_chunk):
         if stop == start:
             continue
         if stream == "text":
-            parts.append(text_segment(text[start:stop], empty_ids))
+            parts.append(text_segment(text_and_eot[start:stop], empty_ids))
         else:
             chunk = codes[:, start * GROUP_SIZE: stop * GROUP_SIZE]      # (C, groups*P)
             parts.append(audio_segment(chunk, empty_text_id, empty_ids))

@@ -25,9 +25,9 @@ import torch
 
 from ..constants import GROUP_SIZE, SAMPLE_RATE
 from ..errors import MimoError
-from ..prompts import REFERENCE_SILENCE_SECONDS, extract_output
+from ..prompts import REFERENCE_SILENCE_SECONDS
 from ..resolve import fill_specs, is_tiny, warn_tiny
-from ..thinking import THINK_OPEN
+from ..thinking import THINK_OPEN, split_thinking
 from .defaults import resolve_options
 from .inputs import CodeEncoder
 from .limits import Limits
@@ -38,8 +38,6 @@ from .streaming import OutputTracker
 from .types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest,
                     FewShotExample, S2SRequest, S2TRequest, StreamEvent, TaskRequest, TaskResult,
                     TTSRequest, Turn, UnderstandRequest)
-
-_CANCEL_POLL_S = 0.02
 
 
 class MimoAudio:
@@ -90,9 +88,9 @@ class MimoAudio:
             progress: Optional[Callable[[int, int], None]] = None) -> TaskResult:
         """Run a task to its end and return its result. ``progress(groups_done, max_groups)``
         is called after every generated group (from this thread)."""
-        job = self._start(request)
+        job = self._start(request, cancel)
         result = None
-        for event in self._iterate(job, cancel, streaming=False, progress=progress):
+        for event in self._iterate(job, streaming=False, progress=progress):
             result = event.result if event.result is not None else result
         assert result is not None
         return result
@@ -103,8 +101,8 @@ class MimoAudio:
         Setting ``cancel`` (or closing the iterator) stops generation promptly and frees the
         engine slot; the final event then has ``stop_reason == "cancelled"``.
         """
-        job = self._start(request)
-        return self._iterate(job, cancel, streaming=True, progress=None)
+        job = self._start(request, cancel)
+        return self._iterate(job, streaming=True, progress=None)
 
     def prepare(self, request: TaskRequest) -> tuple[Prepared, LoadedLM, torch.Tensor]:
         """Check the request, load what it needs and build its prompt ``[K, T]`` (no generation)."""
@@ -118,7 +116,7 @@ class MimoAudio:
             prompt = build_prompt(lm.builder, prepared, codes)     # (K, T)
         return prepared, lm, prompt
 
-    def _start(self, request: TaskRequest) -> "_Job":
+    def _start(self, request: TaskRequest, cancel: Optional[threading.Event] = None) -> "_Job":
         from ..engine import GenerationRequest
 
         prepared, lm, prompt = self.prepare(request)
@@ -130,28 +128,23 @@ class MimoAudio:
         gen = GenerationRequest(
             prompt_ids=prompt, text_sampler=opts.text, audio_sampler=opts.audio,
             stop_ids=frozenset(getattr(lm.special_ids, name) for name in spec.stop),
-            max_new_groups=opts.max_new_groups, min_new_groups=opts.min_new_groups, seed=opts.seed)
+            max_new_groups=opts.max_new_groups, min_new_groups=opts.min_new_groups, seed=opts.seed,
+            cancel=cancel)
         lm.engine.validate(gen)
         codec = self.models.audio_tokenizer() if spec.speaks else None
         return _Job(prepared, lm, prompt, gen, codec, _opens_thinking(lm, prompt))
 
-    def _iterate(self, job: "_Job", cancel: Optional[threading.Event], streaming: bool,
-                 progress) -> Iterator[StreamEvent]:
+    def _iterate(self, job: "_Job", streaming: bool, progress) -> Iterator[StreamEvent]:
         from ..engine import GenerationResult
 
         lm, ids, max_groups = job.lm, job.lm.special_ids, job.gen.max_new_groups
-        tracker = None
-        if streaming:                        # run() needs only the final, batch-extracted result
-            tracker = OutputTracker(
-                lm.tokenizer, ids, lm.empty_ids, speaks=job.speaks,
-                speech_open=int(job.prompt[0, -GROUP_SIZE]) in (ids.sostm, ids.empty),
-                decoder=job.codec.streaming_decoder() if job.speaks else None,
-                codec_lock=self.models.codec_lock)
+        # the one output rule for both: run() replays the groups without live text or audio
+        tracker = OutputTracker(
+            lm.tokenizer, ids, lm.empty_ids, speaks=job.speaks and streaming, deltas=streaming,
+            speech_open=int(job.prompt[0, -GROUP_SIZE]) in (ids.sostm, ids.empty),
+            decoder=job.codec.streaming_decoder() if (job.speaks and streaming) else None,
+            codec_lock=self.models.codec_lock)
         handle = lm.scheduler.submit(job.gen)
-        done = threading.Event()
-        if cancel is not None:
-            threading.Thread(target=_watch_cancel, args=(cancel, done, handle), daemon=True,
-                             name="mimo-cancel-watch").start()
         final: Optional[GenerationResult] = None
         try:
             for item in handle:
@@ -160,22 +153,20 @@ class MimoAudio:
                     break
                 if progress is not None:
                     progress(item.index + 1, max_groups)
-                if tracker is not None:
-                    delta, chunk = tracker.push(item.text_id, item.codes)
+                delta, chunk = tracker.push(item.text_id, item.codes)
+                if streaming:
                     yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=item.index + 1,
-                                      max_groups=max_groups)
+                                      max_groups=max_groups, opened_thinking=job.opened_thinking)
         finally:
-            done.set()
             if final is None:                   # the consumer left early: free the slot
                 handle.cancel()
-        result = self._result(job, final)
-        delta, chunk = tracker.finish(result.text) if tracker is not None else ("", None)
+        delta, chunk = tracker.finish()
+        result = self._result(job, final, tracker.output())
         yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=result.new_groups,
-                          max_groups=max_groups, result=result)
+                          max_groups=max_groups, result=result, opened_thinking=job.opened_thinking)
 
-    def _result(self, job: "_Job", final) -> TaskResult:
+    def _result(self, job: "_Job", final, out) -> TaskResult:
         prepared, lm, codec = job.prepared, job.lm, job.codec
-        out = extract_output(final.new_ids, lm.tokenizer, lm.special_ids, lm.empty_ids)
         audio = None
         if job.speaks:
             if out.is_silence:
@@ -187,9 +178,11 @@ class MimoAudio:
         conversation = None
         if prepared.spec.conversation:
             before = prepared.conversation or Conversation(task=prepared.task)
+            thinking, answer = split_thinking(out.text, job.opened_thinking)
+            reply = (Turn("assistant", text=answer, audio=audio, thinking=thinking) if job.opened_thinking
+                     else Turn("assistant", text=out.text, audio=audio))
             conversation = Conversation(
-                task=prepared.task,
-                turns=before.turns + (prepared.user_turn, Turn("assistant", text=out.text, audio=audio)),
+                task=prepared.task, turns=before.turns + (prepared.user_turn, reply),
                 tokens=tokens, system_prompt=prepared.system_prompt)
         stop_token = None
         if final.stop_token is not None:
@@ -245,17 +238,10 @@ class _Job:
 
 def _opens_thinking(lm: LoadedLM, prompt: torch.Tensor) -> bool:
     """Whether the prompt ends with ``<think>\\n`` (the model reasons first; docs/FORMAT.md, Thinking)."""
-    last = [int(i) for i in prompt[0, ::GROUP_SIZE][-4:]]                 # the last text ids
+    last = [int(i) for i in prompt[0, ::GROUP_SIZE][-16:]]               # the last text ids
     with lm.text_lock:
         tail = lm.tokenizer.decode(last, skip_special_tokens=False)
     return tail.endswith(THINK_OPEN + "\n")
-
-
-def _watch_cancel(cancel: threading.Event, done: threading.Event, handle) -> None:
-    while not done.is_set():
-        if cancel.wait(_CANCEL_POLL_S):
-            handle.cancel()
-            return
 
 
 __all__ = ["MimoAudio", "MimoError"]

@@ -74,6 +74,7 @@ class TaskSpec:
     min_new_groups: int = 0
     ui_max_seconds: Optional[float] = None   # the UI's default output cap (None = until it stops)
     conversation: bool = False            # a multi-turn task (Conversation in and out)
+    thinks: bool = False                  # its prompt may open a think block (reasoning, then answer)
     extra_cli: tuple[Field, ...] = field(default=())   # CLI-only inputs, converted by the CLI
 
     @property
@@ -120,7 +121,7 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
     TaskSpec(
         "tts", "Text-to-Speech", "text to speech (Instruct)", t.TTSRequest,
         Role.INSTRUCT, speaks=True, text=SamplerConfig(temperature=0.6, top_p=1.0), audio=LOCAL_AUDIO,
-        stop=(EOS, EOSTM, IM_END), ui_max_seconds=30, planner="prepare_tts",
+        stop=(EOS, EOSTM, IM_END), ui_max_seconds=30, planner="prepare_tts", thinks=True,
         fields=(Field("text", TEXT, "text to speak", required=True),
                 Field("instruct", TEXT, "style instruction, e.g. 'speak slowly and warmly'"),
                 _audio("voice_prompt", "audio whose voice to imitate", required=False, cli=""),
@@ -137,7 +138,7 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
         "understand", "Audio Understanding", "audio understanding: answer a question about audio (Instruct)",
         t.UnderstandRequest, Role.INSTRUCT, speaks=False,
         text=SamplerConfig(temperature=0.3, top_p=0.95), audio=LOCAL_AUDIO, stop=(EOS, IM_END),
-        ui_max_seconds=60, planner="prepare_understand",
+        ui_max_seconds=60, planner="prepare_understand", thinks=True,
         fields=(_audio(), Field("question", TEXT, "question about the audio", required=True), _THINKING)),
     TaskSpec(
         "dialogue", "Spoken Dialogue", "spoken dialogue: speech in, speech + text out (Instruct)",
@@ -153,12 +154,12 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
         "s2t", "Speech-to-Text Dialogue", "speech-to-text dialogue: speech in, text out (Instruct)",
         t.S2TRequest, Role.INSTRUCT, speaks=False,
         text=SamplerConfig(temperature=0.6, top_p=0.95), audio=LOCAL_AUDIO, stop=(EOS, IM_END),
-        ui_max_seconds=60, planner="prepare_dialogue", conversation=True,
+        ui_max_seconds=60, planner="prepare_dialogue", conversation=True, thinks=True,
         fields=(_audio(), _CONVERSATION, _THINKING)),
     TaskSpec(
         "chat", "Text Chat", "text chat (Instruct)", t.ChatRequest,
         Role.INSTRUCT, speaks=False, text=SamplerConfig(temperature=0.4, top_p=0.95), audio=LOCAL_AUDIO,
-        stop=(EOS, IM_END), ui_max_seconds=60, planner="prepare_dialogue", conversation=True,
+        stop=(EOS, IM_END), ui_max_seconds=60, planner="prepare_dialogue", conversation=True, thinks=True,
         fields=(Field("text", TEXT, "your message", required=True), _CONVERSATION, _THINKING)),
 )}
 

@@ -45,8 +45,9 @@ class Turn:
     """One finished turn of a conversation, as shown to people."""
 
     role: Literal["user", "assistant"]
-    text: str = ""
+    text: str = ""                            # for a reply that reasoned first: the answer only
     audio: Optional[np.ndarray] = None        # 24 kHz float32, what was heard / said
+    thinking: str = ""                        # the reply's reasoning, shown apart (not re-sent)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class Conversation:
         arrays: dict[str, Any] = {}
         meta = {"task": self.task, "system_prompt": self.system_prompt, "turns": []}
         for i, turn in enumerate(self.turns):
-            meta["turns"].append({"role": turn.role, "text": turn.text, "has_audio": turn.audio is not None})
+            meta["turns"].append({"role": turn.role, "text": turn.text, "thinking": turn.thinking,
+                                  "has_audio": turn.audio is not None})
             if turn.audio is not None:
                 arrays[f"audio_{i}"] = np.asarray(turn.audio, dtype=np.float32)
         if self.tokens is not None:
@@ -86,7 +88,8 @@ class Conversation:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode())
             turns = tuple(
-                Turn(role=t["role"], text=t["text"], audio=data[f"audio_{i}"] if t["has_audio"] else None)
+                Turn(role=t["role"], text=t["text"], audio=data[f"audio_{i}"] if t["has_audio"] else None,
+                     thinking=t.get("thinking", ""))
                 for i, t in enumerate(meta["turns"])
             )
             tokens = data["tokens"] if "tokens" in data else None
@@ -219,3 +222,4 @@ class StreamEvent:
     groups_done: int = 0
     max_groups: int = 0
     result: Optional[TaskResult] = None
+    opened_thinking: bool = False              # the prompt opened a think block (see TaskResult)

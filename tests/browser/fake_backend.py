@@ -1,6 +1,7 @@
 """A stand-in for ``mimo_core.tasks.MimoAudio`` with the same API, for fast UI tests.
 
-It streams like the real one (text deltas, 24 kHz float32 audio chunks of one LM position
+It checks requests with the real planning (the same one-line errors, before any "work"),
+streams like the real one (text deltas, 24 kHz float32 audio chunks of one LM position
 each, a final event with the result), honours the cancel event between steps, and keeps
 conversations as values. Its output is a quiet tone, and its text says which request it got,
 so tests can check what reached the model.
@@ -16,8 +17,11 @@ from typing import Iterator, Optional
 import numpy as np
 
 from mimo_core.constants import GROUP_SIZE, SAMPLE_RATE, SAMPLES_PER_FRAME, STREAMS
+from mimo_core.tasks.limits import Limits
+from mimo_core.tasks.planning import prepare
 from mimo_core.tasks.registry import spec_of
 from mimo_core.tasks.types import (Conversation, StreamEvent, TaskResult, Turn)
+from mimo_core.thinking import split_thinking
 
 CHUNK = GROUP_SIZE * SAMPLES_PER_FRAME            # samples per LM position (3840)
 
@@ -27,7 +31,9 @@ class FakeMimoAudio:
         self.groups = groups              # positions per answer (unless options say fewer)
         self.step_s = step_s              # time per position
         self.loaded = {"instruct": True, "base": False}
-        self.requests: list = []          # every request seen, in order
+        self.requests: list = []          # every request that passed the checks, in order
+        self.limits = Limits()            # what the checks allow (as MimoAudio.limits)
+        self.think = ""                   # reasoning written before the answer when asked to think
         self.active = 0                   # streams running now
         self.max_active = 0
         self._lock = threading.Lock()
@@ -51,12 +57,13 @@ class FakeMimoAudio:
         return result
 
     def stream(self, request, cancel: Optional[threading.Event] = None) -> Iterator[StreamEvent]:
+        prepared = prepare(request, self.limits)       # the real checks: bad input raises here
         self.requests.append(request)
         with self._lock:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
         try:
-            yield from self._stream(request, cancel)
+            yield from self._stream(request, prepared, cancel)
         finally:
             with self._lock:
                 self.active -= 1
@@ -67,11 +74,12 @@ class FakeMimoAudio:
         turns = len(request.conversation.turns) // 2 if getattr(request, "conversation", None) else 0
         return f"[{spec_of(request).name} turn {turns + 1}] {said}".strip()
 
-    def _stream(self, request, cancel) -> Iterator[StreamEvent]:
+    def _stream(self, request, prepared, cancel) -> Iterator[StreamEvent]:
         speaks = spec_of(request).speaks
         limit = request.options.max_new_groups or self.groups
         n = min(self.groups, limit)
-        words = self._answer_text(request).split(" ")
+        opened = bool(self.think) and bool(getattr(request, "thinking", False))
+        words = ([f"{self.think}</think>\n"] if opened else []) + self._answer_text(request).split(" ")
         chunks, text = [], ""
         stop_reason = "length"
         for i in range(n):
@@ -87,18 +95,19 @@ class FakeMimoAudio:
                 t = (np.arange(CHUNK) + i * CHUNK) / SAMPLE_RATE
                 chunk = (0.1 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
                 chunks.append(chunk)
-            yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=i + 1, max_groups=n)
+            yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=i + 1, max_groups=n,
+                              opened_thinking=opened)
         text = " ".join(words) if n >= len(words) and stop_reason == "length" else text.strip()
         audio = np.concatenate(chunks) if chunks else None
         conversation = None
         if spec_of(request).conversation:
-            before = request.conversation or Conversation(task=spec_of(request).name)
-            heard = getattr(request, "audio", None)
-            user = Turn("user", text=getattr(request, "text", "") or "",
-                        audio=heard if isinstance(heard, np.ndarray) else None)
-            conversation = replace(before.with_turns(user, Turn("assistant", text=text, audio=audio),
+            before = prepared.conversation or Conversation(task=spec_of(request).name)
+            thinking, answer = split_thinking(text, opened)
+            reply = Turn("assistant", text=answer if opened else text, audio=audio, thinking=thinking)
+            conversation = replace(before.with_turns(prepared.user_turn, reply,
                                                      tokens=np.zeros((STREAMS, 1), np.int64)),
-                                   task=spec_of(request).name)
+                                   task=spec_of(request).name, system_prompt=prepared.system_prompt)
         yield StreamEvent(groups_done=n, max_groups=n, result=TaskResult(
             text=text, audio=audio, tokens=np.zeros((STREAMS, n), np.int64), new_groups=n,
-            stop_reason=stop_reason, conversation=conversation, task=spec_of(request).name))
+            stop_reason=stop_reason, conversation=conversation, task=spec_of(request).name,
+            opened_thinking=opened), opened_thinking=opened)

@@ -48,11 +48,12 @@ def one_shot_calls(client):
         "/asr": (dict(audio=clip("speech_fox.flac"), language="English", **SHORT),
                  lambda r: isinstance(r, str)),
         "/understand": (dict(audio=clip("speech_weather.flac"), question="What is said?",
-                             thinking=True, **SHORT), lambda r: isinstance(r, str)),
+                             thinking=True, **SHORT), lambda r: isinstance(r[0], str) and isinstance(r[1], str)),
         "/dialogue": (dict(audio=clip("question_capital.flac"), voice_prompt=None, **SHORT),
                       lambda r: is_wav(r[0])),
-        "/s2t": (dict(audio=clip("question_capital.flac"), **SHORT), lambda r: isinstance(r, str)),
-        "/chat": (dict(text="Hello!", **SHORT), lambda r: isinstance(r, str)),
+        "/s2t": (dict(audio=clip("question_capital.flac"), thinking=True, **SHORT),
+                 lambda r: isinstance(r[0], str) and isinstance(r[1], str)),
+        "/chat": (dict(text="Hello!", **SHORT), lambda r: isinstance(r[0], str)),
     }
 
 
@@ -111,8 +112,8 @@ def test_first_audio_chunk_arrives_before_generation_ends(client):
     # each streamed update carries the live player's HLS playlist as it was at that moment
     segments = [Path(o[0]).read_text().count("#EXTINF") if o[0] else 0 for o in outputs]
     first_audio = next(i for i, n in enumerate(segments) if n)
-    status = outputs[first_audio][3]
+    status = outputs[first_audio][4]                       # (live, text, thinking, full, status)
     progress = re.match(r"Generating\.\.\. (\d+)/(\d+)", status)
     assert progress, status
     assert int(progress.group(1)) < int(progress.group(2)) == 50
-    assert outputs[-1][3].startswith("Done: 50 positions")
+    assert outputs[-1][4].startswith("Done: 50 positions")
