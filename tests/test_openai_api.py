@@ -9,14 +9,12 @@ streamed parts add up to the whole, not words.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import threading
 
 import httpx
 import numpy as np
 import pytest
-import soundfile as sf
 
 from .openai_support import read_audio, serving, tone, wav_b64, wav_bytes
 
