@@ -5,7 +5,8 @@
     python run_mimo_audio.py <command> [...]      run one task from the command line
 
 Commands: tts, asr, continue, s2s, understand, dialogue, s2t, chat (tasks),
-codec (audio tokenizer), generate (raw engine on a prompt matrix), app (web UI).
+codec (audio tokenizer), generate (raw engine on a prompt matrix), app (web UI),
+serve (the OpenAI-compatible API without the UI).
 ``python run_mimo_audio.py <command> --help`` describes each one.
 """
 
@@ -16,7 +17,8 @@ import importlib
 import sys
 
 # Each module exposes register(subparsers); a parser's `func(args) -> int` runs it.
-_COMMAND_MODULES = ("mimo_core.cli.tasks", "mimo_core.cli.codec", "mimo_core.cli.generate", "app.launch")
+_COMMAND_MODULES = ("mimo_core.cli.tasks", "mimo_core.cli.codec", "mimo_core.cli.generate", "app.launch",
+                    "app.serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

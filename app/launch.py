@@ -59,6 +59,11 @@ def register(subparsers: Any) -> None:
                    help="remove files no session was offered for this many minutes")
     o.add_argument("--output-max-mb", type=float, default=DEFAULT_MAX_MB,
                    help="beyond this total size remove such files oldest first (0: no size bound)")
+    from mimo_core.remote.cli import add_engine_args
+
+    from .serve import add_api_args
+    add_api_args(p)             # --api-key --cors-origin --voices --max-upload-mb (the /v1 API)
+    add_engine_args(p)          # --engine-url: remote engines instead of local weights
     p.set_defaults(func=main)
 
 
@@ -135,9 +140,11 @@ def allowed_paths() -> list[str]:
     return [str(ASSETS_DIR), str(output_dir())]
 
 
-def launch(demo: Any, args: argparse.Namespace, *, block: bool = True, routes: tuple = ()) -> Any:
+def launch(demo: Any, args: argparse.Namespace, *, block: bool = True, api: Any = None,
+           routes: tuple = ()) -> Any:
     """Queue settings, then serve; ``--share`` degrades to local with one clear line.
-    ``routes``: extra server routes (the voice-chat websocket)."""
+    ``api``: the OpenAI-compatible FastAPI app, served under /v1 on the same port; ``routes``:
+    more server routes (the voice-chat websocket)."""
     from .ui import CSS
 
     demo.queue(default_concurrency_limit=max(1, args.concurrency), max_size=max(1, args.max_queue))
@@ -148,10 +155,16 @@ def launch(demo: Any, args: argparse.Namespace, *, block: bool = True, routes: t
             print(f"--share: the Gradio share server cannot be reached from this network ({why}); "
                   f"serving locally only, on http://{args.server_name}:{args.port}", file=sys.stderr)
             share = False
+    server_routes = list(routes)
+    if api is not None:
+        from .openai_api import mount_route
+        from .serve import warn_if_exposed
+        warn_if_exposed(args, share)
+        server_routes.append(mount_route(api))
     return demo.launch(server_name=args.server_name, server_port=args.port, share=share,
                        root_path=args.root_path, allowed_paths=allowed_paths(), css=CSS,
                        show_error=True, prevent_thread_lock=not block,
-                       footer_links=["api", "gradio"], app_kwargs={"routes": list(routes)})
+                       footer_links=["api", "gradio"], app_kwargs={"routes": server_routes})
 
 
 def start_output_cleaner(demo: Any, args: argparse.Namespace) -> Any:
@@ -193,17 +206,19 @@ def main(args: argparse.Namespace) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     # gradio's cache in a folder of our own: the cleaner must not age another app's files
     os.environ.setdefault("GRADIO_TEMP_DIR", str(output_dir() / "gradio"))
+    from .openai_api import build_api
+    from .serve import api_config, open_engine
     try:
-        choice = choose_models(args)
-        model = open_model(choice, args)
+        model, banner, local = open_engine(args)      # local weights, or --engine-url
     except MimoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if choice.banner:
-        print(f"warning: {choice.banner}", file=sys.stderr)
+    if banner:
+        print(f"warning: {banner}", file=sys.stderr)
     from .voice import voice_routes
-    handlers = make_handlers(model, choice.banner)
+    handlers = make_handlers(model, banner)
     demo = build_app(handlers)
     start_output_cleaner(demo, args)
-    launch(demo, args, routes=voice_routes(handlers.backend, handlers.limits))
+    api = build_api(handlers.backend if local else model, api_config(args))
+    launch(demo, args, api=api, routes=voice_routes(handlers.backend, handlers.limits))
     return 0
