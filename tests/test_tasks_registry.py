@@ -111,3 +111,15 @@ def test_readme_task_table_is_the_generated_one():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     shown = readme[readme.index(START):readme.index(END) + len(END)]
     assert shown == markdown(), "README task table is stale: run python -m mimo_core.tasks.table"
+
+
+def test_building_the_cli_parser_imports_no_torch():
+    """--help stays fast: the registry, the task flags and the engine flags are torch-free."""
+    import subprocess
+    import sys
+
+    code = ("import sys, run_mimo_audio; run_mimo_audio.build_parser(); "
+            "print('torch' in sys.modules, 'gradio' in sys.modules)")
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "False"], out.stderr

@@ -37,6 +37,7 @@ _OUT_HELP = "write the output audio here (24 kHz wav; default: %(default)s)"
 def register(subparsers) -> None:
     """One command per task of :data:`mimo_core.tasks.registry.TASKS`, its arguments from the
     task's fields (the same names as the request fields and the web inputs)."""
+    from ..remote.cli import add_engine_args
     from ..tasks.registry import TASKS
 
     for spec in TASKS.values():
@@ -55,6 +56,7 @@ def register(subparsers) -> None:
         limits.add_argument("--max-text-chars", type=int, default=Limits.max_text_chars,
                             help="longest accepted text field (default %(default)s)")
         add_model_args(parser)
+        add_engine_args(parser)         # --engine-url: run on remote engines instead
         add_generation_args(parser)
         parser.set_defaults(func=run_reporting_errors(run_task), task=spec.name, speaks=spec.speaks)
 
@@ -246,9 +248,13 @@ def run_task(args) -> int:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     _check_output_targets(args)
     request = build_request(args)
-    device, dtype = resolve_device_dtype(args.device, args.dtype)
     limits = Limits(max_audio_seconds=args.max_input_seconds, max_text_chars=args.max_text_chars)
-    mimo = MimoAudio(**model_specs(args), device=device, dtype=dtype, max_batch=1, limits=limits)
+    if args.engine_url:                       # a client of remote engines: no weights here
+        from ..remote.cli import remote_from_args
+        mimo = remote_from_args(args)
+    else:
+        device, dtype = resolve_device_dtype(args.device, args.dtype)
+        mimo = MimoAudio(**model_specs(args), device=device, dtype=dtype, max_batch=1, limits=limits)
     outputs = _Outputs()
     update, close_bar = _progress_bar()
     try:
@@ -264,7 +270,8 @@ def run_task(args) -> int:
         if getattr(args, "save_conversation", None) and result.conversation is not None:
             paths["conversation"] = str(outputs.stage(args.save_conversation, result.conversation.save))
         if args.json:
-            payload = result_json(result, paths, tiny=mimo.models.uses_tiny())
+            tiny = mimo.models.uses_tiny() if hasattr(mimo, "models") else None
+            payload = result_json(result, paths, tiny=tiny)
             outputs.stage(args.json, lambda p: p.write_text(json.dumps(payload, ensure_ascii=False, indent=2)))
         outputs.commit()
     except BaseException:

@@ -19,6 +19,7 @@ import httpx
 
 from ..errors import InputTooLongError, ModelNotConfiguredError, PromptError
 from ..tasks.limits import Limits
+from .cli import PROTOCOLS
 from ..tasks.types import StreamEvent, TaskResult
 from .answers import SseReader, once_result
 from .pool import EnginePool, RemoteError, parse_urls
@@ -33,7 +34,6 @@ class _Retry(Exception):
     """This engine failed before producing output: try another."""
 
 
-PROTOCOLS = ("mimo", "vllm-omni")
 
 
 class RemoteBackend:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from .backend import PROTOCOLS, RemoteBackend
+PROTOCOLS = ("mimo", "vllm-omni")      # what --engine-protocol accepts (RemoteBackend checks it)
 
 ENGINE_KEY_ENV = "MIMO_ENGINE_API_KEY"
 
@@ -21,6 +21,8 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
                    help=f"the engines' API key (default: ${ENGINE_KEY_ENV})")
 
 
-def remote_from_args(args: argparse.Namespace) -> RemoteBackend:
-    """The backend ``--engine-url`` asks for (call only when it was given)."""
+def remote_from_args(args: argparse.Namespace):
+    """The backend ``--engine-url`` asks for (call only when it was given); imported here, so
+    building a parser costs no torch import."""
+    from .backend import RemoteBackend
     return RemoteBackend.from_urls(args.engine_url, api_key=args.engine_api_key, protocol=args.engine_protocol)
