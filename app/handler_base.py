@@ -104,6 +104,7 @@ class StreamState:
         self.groups_done = 0
         self.max_groups = 0
         self.opened_thinking = False
+        self.stop_requested = False
 
     @property
     def thinking_and_answer(self) -> tuple[str, str]:
@@ -112,8 +113,9 @@ class StreamState:
 
     @property
     def stopped(self) -> bool:
-        """Cancelled: a "cancelled" result (or, defensively, none at all)."""
-        return self.result is None or self.result.stop_reason == CANCELLED
+        """Stopped: Stop was pressed before the result arrived, or a "cancelled" result (or,
+        defensively, none at all)."""
+        return self.stop_requested or self.result is None or self.result.stop_reason == CANCELLED
 
     def audio_file(self) -> Optional[str]:
         """The whole output audio as a WAV file (None without audio)."""
@@ -188,6 +190,9 @@ class HandlerBase:
                 if event.result is not None:
                     state.result = event.result
                     state.text = event.result.text
+                    # Stop pressed while the reply was still on its way (the model may have
+                    # finished it already): the user stopped it
+                    state.stop_requested = cancel.is_set()
                 yield state, chunk          # after a Stop the backend ends at its next step
         finally:
             with self._lock:

@@ -334,3 +334,15 @@ def test_chat_clears_the_textbox_only_at_the_end(h):
 def test_status_table_flattens_nested_dicts():
     table = status_markdown({"device": "cpu", "models": {"instruct": {"loaded": True}}, "x": 0.5})
     assert "| models / instruct / loaded | True |" in table and "| x | 0.5 |" in table
+
+
+def test_stop_pressed_after_the_model_finished_still_reads_stopped(fake):
+    """The model may finish before the browser has shown it all: Stop then still stops."""
+    fake.groups, fake.step_s = 3, 0.0
+    h = Handlers(fake, presets={})
+    run = h.stream("tts")(session("a"), text="quick", mode="plain")
+    for _ in range(4):                        # "Waiting...", then all 3 groups: the model is done
+        next(run)
+    h.stop("tts")(session("a"))              # pressed before the result reached the browser
+    rest = list(run)
+    assert rest[-1].status == "Stopped." and rest[-1].full is not None
