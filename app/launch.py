@@ -43,6 +43,9 @@ def register(subparsers: Any) -> None:
     add_model_args(p)           # --model-path --base-model-path --tokenizer-path --device --dtype
     p.add_argument("--tiny", action="store_true",
                    help="force the tiny random demo model (its output is noise)")
+    p.add_argument("--zerogpu", action="store_true",
+                   help="Hugging Face ZeroGPU mode (automatic on a ZeroGPU Space): models loaded "
+                        "at start-up, each request run alone inside a spaces.GPU call")
     s = p.add_argument_group("server")
     s.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)))
     s.add_argument("--server-name", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
@@ -89,14 +92,15 @@ def _banner_if_tiny(specs: tuple) -> Optional[str]:
     return None
 
 
-def open_model(choice: ModelChoice, args: argparse.Namespace) -> Any:
-    """The ``MimoAudio`` facade over the chosen checkpoints (models load on first use)."""
+def open_model(choice: ModelChoice, args: argparse.Namespace, *, synchronous: bool = False) -> Any:
+    """The ``MimoAudio`` facade over the chosen checkpoints (models load on first use);
+    ``synchronous``: no engine worker threads (ZeroGPU)."""
     from mimo_core.cli.common import resolve_device_dtype
     from mimo_core.tasks import MimoAudio
 
     device, dtype = resolve_device_dtype(args.device, args.dtype)
     return MimoAudio.from_specs(choice.instruct, choice.base, choice.tokenizer,
-                                device=device, dtype=dtype)
+                                device=device, dtype=dtype, synchronous=synchronous)
 
 
 # ----------------------------------------------------------------------------------- server
@@ -144,30 +148,36 @@ def ffmpeg_available() -> bool:
     return shutil.which("ffmpeg") is not None
 
 
-def make_handlers(model: Any, banner: Optional[str]) -> Any:
+def make_handlers(model: Any, banner: Optional[str], *, zerogpu: bool = False) -> Any:
     from .backend import make_backend
     from .handlers import Handlers
     stream_audio = ffmpeg_available()
     if not stream_audio:
         print("warning: ffmpeg not found; audio plays when generation ends instead of while it "
               "runs (install ffmpeg for live playback)", file=sys.stderr)
-    return Handlers(make_backend(model), banner=banner, stream_audio=stream_audio)
+    return Handlers(make_backend(model, zerogpu=zerogpu), banner=banner, stream_audio=stream_audio)
 
 
 def main(args: argparse.Namespace) -> int:
     from mimo_core.errors import MimoError
+    from .backend import load_at_startup, on_zerogpu, spaces_gpu
     from .ui import build_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    zerogpu = on_zerogpu(getattr(args, "zerogpu", False))
     try:
+        if zerogpu:
+            spaces_gpu()            # spaces must be imported before anything touches CUDA
         choice = choose_models(args)
-        model = open_model(choice, args)
+        model = open_model(choice, args, synchronous=zerogpu)
+        if zerogpu:
+            load_at_startup(model)
     except MimoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if choice.banner:
         print(f"warning: {choice.banner}", file=sys.stderr)
-    demo = build_app(make_handlers(model, choice.banner))
+    demo = build_app(make_handlers(model, choice.banner, zerogpu=zerogpu))
     launch(demo, args)
     return 0

@@ -5,6 +5,8 @@
   continuous-batching scheduler: one worker thread owns the model, and every request for it
   goes through that worker, so concurrent requests batch.
 * When Base and Instruct name the same checkpoint, they share one loaded model.
+* ``synchronous=True`` (ZeroGPU Spaces, where a call runs in a forked process that has no
+  worker thread): no worker; a request runs in the thread that iterates its handle.
 """
 
 from __future__ import annotations
@@ -27,6 +29,57 @@ log = logging.getLogger(__name__)
 def torch_dtype(dtype) -> torch.dtype:
     from ..lm.loading import resolve_dtype
     return resolve_dtype(dtype)
+
+
+class InlineHandle:
+    """A request that runs in the thread iterating it (the scheduler-handle protocol:
+    GroupEvents, then the GenerationResult; ``cancel()`` from any thread)."""
+
+    def __init__(self, scheduler: "InlineScheduler", req):
+        self._scheduler = scheduler
+        self._stream = scheduler.engine.stream(req)     # validates here, in the caller's thread
+        self.result = None
+
+    def cancel(self) -> None:
+        self._stream.cancel()
+
+    def __iter__(self):
+        events = iter(self._stream)
+        self._scheduler._count(+1)
+        try:
+            for item in events:
+                yield item
+            self.result = self._stream.result
+        finally:
+            events.close()                      # the consumer left early: free the engine
+            self._scheduler._count(-1)
+
+    def wait(self):
+        for _ in self:
+            pass
+        return self.result
+
+
+class InlineScheduler:
+    """The scheduler interface without a worker thread: a request runs when its caller
+    iterates the handle (concurrent callers wait on the engine's lock; nothing is batched)."""
+
+    waiting_count = 0
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.active_count = 0
+        self._lock = threading.Lock()
+
+    def submit(self, req) -> InlineHandle:
+        return InlineHandle(self, req)
+
+    def _count(self, delta: int) -> None:
+        with self._lock:
+            self.active_count += delta
+
+    def close(self) -> None:
+        """Nothing to stop: there is no worker."""
 
 
 @dataclass
@@ -59,7 +112,7 @@ class ModelManager:
     """Holds the specs and, once used, the loaded models (see module docstring)."""
 
     def __init__(self, instruct=None, base=None, tokenizer=None, *, device: str = "cpu",
-                 dtype="float32", attn: str = "auto", max_batch: int = 4):
+                 dtype="float32", attn: str = "auto", max_batch: int = 4, synchronous: bool = False):
         self.specs = {Role.INSTRUCT: instruct, Role.BASE: base, Role.TOKENIZER: tokenizer}
         self.device = str(device)
         self.dtype = torch_dtype(dtype)                     # the LMs' dtype
@@ -70,6 +123,7 @@ class ModelManager:
         self.codec_dtype = torch.bfloat16 if self.dtype == torch.bfloat16 else torch.float32
         self.attn = attn
         self.max_batch = max_batch
+        self.synchronous = synchronous            # no worker threads (see module docstring)
         self._lms: dict[Role, LoadedLM] = {}
         self._codec = None
         self._codec_info: dict = {}
@@ -107,15 +161,18 @@ class ModelManager:
             return self._codec
         with self._locks[Role.TOKENIZER]:
             if self._codec is None:
-                from ..codec import load_audio_tokenizer
-                spec = self.specs[Role.TOKENIZER]
-                t0 = time.perf_counter()
-                path = resolve_spec(spec, Role.TOKENIZER)
-                codec = load_audio_tokenizer(path, device=self.device, dtype=self.codec_dtype)
-                self._codec_info = {"spec": str(spec) if spec is not None else None, "path": str(path),
-                                    "load_seconds": round(time.perf_counter() - t0, 3)}
-                self._codec = codec
+                self._codec = self._load_codec()
         return self._codec
+
+    def _load_codec(self):
+        from ..codec import load_audio_tokenizer
+        spec = self.specs[Role.TOKENIZER]
+        t0 = time.perf_counter()
+        path = resolve_spec(spec, Role.TOKENIZER)
+        codec = load_audio_tokenizer(path, device=self.device, dtype=self.codec_dtype)
+        self._codec_info = {"spec": str(spec) if spec is not None else None, "path": str(path),
+                            "load_seconds": round(time.perf_counter() - t0, 3)}
+        return codec
 
     # ------------------------------------------------------------------ language models
     def lm(self, role: Role) -> LoadedLM:
@@ -148,7 +205,7 @@ class ModelManager:
         model = load_mimo_lm(path, device=self.device, dtype=self.dtype, attn=self.attn)
         builder = PromptBuilder(tokenizer, special_ids, empty_ids=model.config.speech_empty_ids)
         engine = Engine(model, special_ids.empty, max_batch=self.max_batch)
-        scheduler = engine.scheduler()
+        scheduler = InlineScheduler(engine) if self.synchronous else engine.scheduler()
         params = sum(p.numel() for p in model.parameters())
         seconds = time.perf_counter() - t0
         log.info("loaded %s LM from %s (%.1f M parameters) in %.1f s", role.value, path, params / 1e6, seconds)
@@ -176,7 +233,7 @@ class ModelManager:
                     loaded.close()
         if collect:
             gc.collect()
-            if torch.cuda.is_available():
+            if torch.cuda.is_initialized():
                 torch.cuda.empty_cache()
 
     def close(self) -> None:
@@ -186,7 +243,7 @@ class ModelManager:
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict:
-        out = {"device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
+        out = {"device": self.device, "batching": not self.synchronous, "dtype": str(self.dtype).replace("torch.", ""),
                "tokenizer_dtype": str(self.codec_dtype).replace("torch.", ""),
                "tiny": self.uses_tiny(), "models": {}}
         for role in Role:
@@ -218,7 +275,9 @@ def _memory() -> dict:
         mem["process_max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     except (ImportError, OSError):          # pragma: no cover - non-POSIX
         pass
-    if torch.cuda.is_available():
+    # is_initialized, not is_available: status must not start CUDA (on ZeroGPU the main
+    # process may not touch it at all)
+    if torch.cuda.is_initialized():
         mem["cuda_allocated_mb"] = round(torch.cuda.memory_allocated() / 2**20, 1)
         mem["cuda_reserved_mb"] = round(torch.cuda.memory_reserved() / 2**20, 1)
     return mem
