@@ -95,12 +95,14 @@ def _banner_if_tiny(specs: tuple) -> Optional[str]:
 def open_model(choice: ModelChoice, args: argparse.Namespace, *, synchronous: bool = False) -> Any:
     """The ``MimoAudio`` facade over the chosen checkpoints (models load on first use);
     ``synchronous``: no engine worker threads (ZeroGPU)."""
-    from mimo_core.cli.common import resolve_device_dtype
+    from mimo_core.cli.common import model_options_from_args, resolve_device_dtype
     from mimo_core.tasks import MimoAudio
 
     device, dtype = resolve_device_dtype(args.device, args.dtype)
+    # on ZeroGPU the main process has no CUDA to measure: no memory plan checks there
     return MimoAudio.from_specs(choice.instruct, choice.base, choice.tokenizer,
-                                device=device, dtype=dtype, synchronous=synchronous)
+                                device=device, dtype=dtype, synchronous=synchronous,
+                                measure_memory=not synchronous, **model_options_from_args(args))
 
 
 # ----------------------------------------------------------------------------------- server
