@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,23 @@ def register(subparsers: Any) -> None:
 
 
 # ----------------------------------------------------------------------------------- models
+PERSISTENT_DIR = Path("/data")          # a Space's persistent storage, when it has some
+PERSISTENT_HF_HOME = PERSISTENT_DIR / ".huggingface"
+PRELOADED_REPO = "models--XiaomiMiMo--MiMo-Audio-7B-Instruct"   # what preload_from_hub puts in the image
+
+
+def use_persistent_cache(data: Path = PERSISTENT_DIR) -> Optional[str]:
+    """On a Space with persistent storage (``/data``) whose image was not built with the
+    weights (README ``preload_from_hub``), keep the Hugging Face cache there so the weights
+    download once, not on every restart. Call before huggingface_hub is imported."""
+    if "HF_HOME" in os.environ or not (data.is_dir() and os.access(data, os.W_OK)):
+        return None
+    if (Path.home() / ".cache" / "huggingface" / "hub" / PRELOADED_REPO).is_dir():
+        return None                             # preloaded into the image: use those
+    os.environ["HF_HOME"] = str(data / PERSISTENT_HF_HOME.name)
+    return os.environ["HF_HOME"]
+
+
 def choose_models(args: argparse.Namespace) -> ModelChoice:
     """Which checkpoints to serve; falls back to ``tiny`` (with a banner) when the official
     repos cannot be had and no model flag was given."""
@@ -168,6 +186,8 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     zerogpu = on_zerogpu(getattr(args, "zerogpu", False))
+    if use_persistent_cache():
+        log.info("Hugging Face cache on persistent storage: %s", os.environ["HF_HOME"])
     try:
         if zerogpu:
             spaces_gpu()            # spaces must be imported before anything touches CUDA

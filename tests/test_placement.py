@@ -3,6 +3,7 @@ and Base / Instruct taking turns when they do not both fit (no request lost)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 
@@ -199,3 +200,18 @@ def test_a_cuda_role_without_cuda_is_one_clear_line(tiny, two_lms):
         mimo.load("instruct")
     with pytest.raises(DeviceError, match="int4 needs the LMs on CUDA"):
         MimoAudio.from_specs("tiny", device="cpu", quantize="int4")
+
+
+# ------------------------------------------------------------------- Space cache location
+def test_hf_cache_goes_to_persistent_storage_only_when_not_preloaded(tmp_path, monkeypatch):
+    from app.launch import PRELOADED_REPO, use_persistent_cache
+
+    data, home = tmp_path / "data", tmp_path / "home"
+    data.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("HF_HOME", raising=False)
+    assert use_persistent_cache(tmp_path / "missing") is None
+    assert use_persistent_cache(data) == str(data / ".huggingface")
+    monkeypatch.delenv("HF_HOME")
+    (home / ".cache" / "huggingface" / "hub" / PRELOADED_REPO).mkdir(parents=True)
+    assert use_persistent_cache(data) is None and "HF_HOME" not in os.environ
