@@ -129,6 +129,18 @@ def test_manager_takes_turns_and_shows_it(tiny, two_lms):
         mimo.close()
 
 
+def test_a_prepared_request_survives_a_swap_before_it_starts(tiny, two_lms):
+    mimo = open_with_budget(two_lms, tiny, slack=0.5)
+    try:
+        stream = mimo.stream(ChatRequest(text="hi", options=GREEDY))   # prepared on Instruct
+        mimo.run(ContinueRequest(audio=np.zeros(24000, np.float32), duration_s=0.3))  # Base in
+        events = list(stream)                     # submitted now: Instruct swaps back in
+        assert events[-1].result.new_groups == 3
+        assert mimo.status()["memory_plan"]["swaps"] == 2
+    finally:
+        mimo.close()
+
+
 def test_with_room_for_both_nothing_swaps(tiny, two_lms):
     mimo = open_with_budget(two_lms, tiny, slack=1.5)
     try:

@@ -68,7 +68,8 @@ class InlineScheduler:
 
 class TurnScheduler:
     """``inner`` behind the manager's turn-taking: ``enter()`` before a request is submitted
-    (it may swap models), ``leave()`` when its handle has ended."""
+    (it may swap models, and a swap-in replaces ``inner``), ``leave()`` when its handle has
+    ended."""
 
     def __init__(self, inner, enter, leave):
         self.inner, self._enter, self._leave = inner, enter, leave

@@ -273,8 +273,11 @@ class ModelManager:
 
         loaded.engine = Engine(loaded.model, loaded.special_ids.empty, max_batch=self.max_batch)
         inner = InlineScheduler(loaded.engine) if self.synchronous else loaded.engine.scheduler()
-        loaded.scheduler = TurnScheduler(inner, lambda: self._take_turn(role, count=True),
-                                         lambda: self._leave(role))
+        if loaded.scheduler is None:
+            loaded.scheduler = TurnScheduler(inner, lambda: self._take_turn(role, count=True),
+                                             lambda: self._leave(role))
+        else:       # swapped back in: a request holding this LoadedLM reaches the new worker
+            loaded.scheduler.inner = inner
 
     # ------------------------------------------------------------------ turns (swap)
     def _take_turn(self, role: Role, *, count: bool) -> None:
