@@ -6,13 +6,30 @@ Needs torchao (requirements-quantize.txt). One random "mid" checkpoint (hidden 1
 layers, local 512, vocab 151680: bench_engine's config) is written once; each mode then runs
 in a fresh process: load the checkpoint (fp32, bf16, or bf16 with int8 weights), generate --groups groups greedily at batch 1
 from one prompt (best of 2 for the speed), and note how much the process's resident memory
-grew from before the load (weights, KV cache, workspace). Agreement with bf16: the share of groups whose
+grew from before the load (weights, KV cache, workspace, and what the allocator keeps after
+quantizing), beside the bytes the weights themselves hold. Agreement with bf16: the share of groups whose
 text token matches bf16's, and the first group where any of the 9 rows differs. fp32 vs
 bf16 is shown for scale: how far two float precisions already drift apart on this model.
 int4 is not measured: torchao 0.18 has no CPU int4 kernel (it needs CUDA).
 
 Random weights drift apart faster than trained ones (no confident predictions to hold the
 argmax), so the agreement here is a floor, not a forecast for the real 7B.
+
+One run on the shared 2-core development machine (--groups 12; speeds there moved by 3x
+between runs, the ratios within a run are what counts):
+
+| mode | weights | vs bf16 | RSS growth | vs bf16 | groups/s | vs bf16 | text tokens = bf16 | first text divergence |
+|---|---|---|---|---|---|---|---|---|
+| fp32 | 1662 MB | 2.00x | 1966 MB | 2.67x | 1.84 | 0.70x | 0% | 0 |
+| bf16 | 831 MB | 1.00x | 737 MB | 1.00x | 2.62 | 1.00x | 100% | none |
+| int8 | 593 MB | 0.71x | 1094 MB | 1.48x | 0.62 | 0.24x | 0% | 0 |
+
+Read: int8 holds 0.71x the bytes of bf16 here (the mid model's 151680 x 1024 embedding table
+stays bf16; on the 7B the LM drops from 16.04 to 9.04 GB); the process RSS is higher because
+the allocator keeps the bf16 copies freed while quantizing; on this CPU int8 weight-only is
+4x slower than bf16 (it dequantizes every weight each step); on random weights fp32 and int8
+both leave bf16's greedy path at the first group, so this model cannot tell int8's error from
+a precision change. int8 is a memory option for GPUs, not a CPU speed-up.
 """
 
 from __future__ import annotations
@@ -46,6 +63,18 @@ def rss_bytes() -> int:
     raise RuntimeError("no VmRSS")
 
 
+def tensor_bytes(module) -> int:
+    """Bytes held by the parameters, looking inside tensor subclasses (torchao's)."""
+    total = 0
+    for p in module.parameters():
+        if hasattr(p, "__tensor_flatten__"):
+            inner, _ = p.__tensor_flatten__()
+            total += sum(getattr(p, n).numel() * getattr(p, n).element_size() for n in inner)
+        else:
+            total += p.numel() * p.element_size()
+    return total
+
+
 def child(args: argparse.Namespace) -> None:
     import torch
 
@@ -69,7 +98,7 @@ def child(args: argparse.Namespace) -> None:
     # after a generation every weight has been read (a bf16 checkpoint loaded as bf16 stays a
     # file mapping until then), so the growth covers the weights and the caches
     grown = rss_bytes() - before
-    print(json.dumps({"mode": args.mode, "rss_mb": grown / 2**20,
+    print(json.dumps({"mode": args.mode, "rss_mb": grown / 2**20, "weights_mb": tensor_bytes(model) / 2**20,
                       "groups_per_s": result.new_groups / best,
                       "ids": result.new_ids.tolist()}))
 
@@ -112,12 +141,13 @@ def main() -> None:
             runs[mode] = json.loads(out.stdout.strip().splitlines()[-1])
     bf16 = runs["bf16"]
     print(f"mid checkpoint, {args.groups} greedy groups at batch 1, {args.threads} threads\n")
-    print("| mode | RSS growth | vs bf16 | groups/s | vs bf16 | text tokens = bf16 "
+    print("| mode | weights | vs bf16 | RSS growth | vs bf16 | groups/s | vs bf16 | text tokens = bf16 "
           "| first text divergence | first divergent group |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for mode, run in runs.items():
         same, first_text, first = agreement(run["ids"], bf16["ids"])
-        print(f"| {mode} | {run['rss_mb']:.0f} MB | {run['rss_mb'] / bf16['rss_mb']:.2f}x "
+        print(f"| {mode} | {run['weights_mb']:.0f} MB | {run['weights_mb'] / bf16['weights_mb']:.2f}x "
+              f"| {run['rss_mb']:.0f} MB | {run['rss_mb'] / bf16['rss_mb']:.2f}x "
               f"| {run['groups_per_s']:.2f} | {run['groups_per_s'] / bf16['groups_per_s']:.2f}x "
               f"| {same:.0%} | {'none' if first_text is None else first_text} "
               f"| {'none' if first is None else first} |")

@@ -18,13 +18,11 @@ def tensor_bytes(module: torch.nn.Module) -> int:
     """Bytes held by the parameters, looking inside tensor subclasses (torchao's)."""
     total = 0
     for p in module.parameters():
-        data = p.data if hasattr(p, "data") else p
-        names = getattr(data, "__tensor_flatten__", None)
-        if names is not None:
-            inner, _ = data.__tensor_flatten__()
-            total += sum(getattr(data, n).numel() * getattr(data, n).element_size() for n in inner)
+        if hasattr(p, "__tensor_flatten__"):
+            inner, _ = p.__tensor_flatten__()
+            total += sum(getattr(p, n).numel() * getattr(p, n).element_size() for n in inner)
         else:
-            total += data.numel() * data.element_size()
+            total += p.numel() * p.element_size()
     return total
 
 

@@ -13,7 +13,7 @@ memory. :func:`plan_memory` is a pure function of those numbers:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -51,7 +51,6 @@ class MemoryPlan:
     needs: dict                             # Role -> Need
     budgets: dict                           # device -> bytes available to our models (None: unknown)
     swap: bool = False                      # Base and Instruct take turns on one device
-    notes: tuple = field(default_factory=tuple)
 
     def describe(self) -> dict:
         """For the status table (GB, rounded)."""
