@@ -1,54 +1,170 @@
 """What the handlers call to reach the model: the ``MimoAudio`` facade itself, or, on Hugging
-Face ZeroGPU Spaces, the same API with each call under ``spaces.GPU``.
+Face ZeroGPU Spaces, :class:`ZeroGpuBackend` (the same API with each call under ``spaces.GPU``).
 
-The facade already owns the model: one worker thread per loaded LM runs a continuous-batching
+Normally the facade owns the model: one worker thread per loaded LM runs a continuous-batching
 scheduler, so concurrent requests from several browser sessions are batched there, and a
-stream's cancel event frees its slot at the next step. The app therefore adds no thread of
-its own.
+stream's cancel event frees its slot at the next step.
+
+On ZeroGPU a ``spaces.GPU`` call runs in a forked worker process that receives pickled
+arguments and sends back pickled results, and CUDA exists only inside that call. So there:
+
+* every model is loaded at start-up, placed on "cuda" before the server starts (ZeroGPU moves
+  those weights into each worker; nothing is read from disk inside a user's GPU time);
+* the facade runs with ``synchronous=True``: no worker thread (a forked child would not have
+  it); a request runs in the decorated call itself, one at a time, so requests of different
+  users are not batched (:attr:`ZeroGpuBackend.batching` is False; the UI says so);
+* only the request (frozen dataclasses of numpy arrays and strings) crosses into the call and
+  only ``StreamEvent`` s / ``TaskResult`` s come back; the Stop button's threading.Event stays
+  in this process: :meth:`ZeroGpuBackend.stream` checks it after every event and closes the
+  call's generator, which ``spaces`` turns into a stop of the worker's generator (gradio's
+  ``cancels=`` closes the same generator);
+* errors raised in the call become ``gr.Error`` there, since ``spaces`` replaces any other
+  exception by a generic "ZeroGPU worker error";
+* the GPU time asked for each call is estimated from the requested output length.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any, Callable, Iterator, Optional
 
+from mimo_core.errors import DeviceError
+from mimo_core.tasks.defaults import groups_for_seconds
+from mimo_core.tasks.types import ContinueRequest, TTSRequest
+
 log = logging.getLogger(__name__)
 
-GPU_SECONDS = 120               # ZeroGPU time requested per call
+ZEROGPU_ENV = "SPACES_ZERO_GPU"      # what the spaces package reads to know it runs on ZeroGPU
+# GPU-time estimate per call: a fixed part (worker start, CUDA init, weights moved in, prompt
+# encoding, final audio decode) plus the groups asked for at a conservative speed for the 7B
+# in bf16 on one ZeroGPU slice (one group = 0.16 s of audio or one text token).
+GPU_FIXED_SECONDS = 15
+GPU_GROUPS_PER_SECOND = 8.0
+GPU_MIN_SECONDS = 20
+GPU_MAX_SECONDS = 300
+# When the request gives no length: what a long answer takes (80 s of speech / 500 tokens).
+UNSPECIFIED_GROUPS = 500
+TTS_CHARS_PER_SECOND = 8.0           # slow speech, so the estimate errs on the long side
+TTS_SPARE_SECONDS = 5.0
+ZEROGPU_NOTICE = ("Running on ZeroGPU: each request runs alone on a GPU lent for that call; "
+                  "requests of different users are not batched together.")
 
 
-def spaces_gpu() -> Optional[Callable]:
-    """``spaces.GPU`` when the ``spaces`` package is importable, else None."""
+def on_zerogpu(forced: bool = False) -> bool:
+    """ZeroGPU mode: forced (``--zerogpu``), or the Space says so the way ``spaces`` reads it."""
+    return forced or os.environ.get(ZEROGPU_ENV, "").lower() in ("1", "t", "true")
+
+
+def spaces_gpu() -> Callable:
+    """``spaces.GPU``; a readable error when the package is missing."""
     try:
         import spaces  # type: ignore[import-not-found]
     except ImportError:
-        return None
-    return getattr(spaces, "GPU", None)
+        raise DeviceError("ZeroGPU mode needs the 'spaces' package (pip install spaces)") from None
+    return spaces.GPU
 
 
-class GpuCalls:
-    """The facade's API with ``run`` and ``stream`` each wrapped in ``spaces.GPU``."""
+def requested_groups(request: Any) -> int:
+    """The output length a request asks for, in groups (an estimate when it gives none)."""
+    options = getattr(request, "options", None)
+    if options is not None and options.max_new_groups is not None:
+        return int(options.max_new_groups)
+    if isinstance(request, ContinueRequest):
+        return groups_for_seconds(float(request.duration_s))
+    if isinstance(request, TTSRequest):
+        seconds = len(request.text) / TTS_CHARS_PER_SECOND + TTS_SPARE_SECONDS
+        return groups_for_seconds(seconds)
+    return UNSPECIFIED_GROUPS
+
+
+def gpu_seconds(request: Any, *_: Any, **__: Any) -> int:
+    """The GPU time to ask ZeroGPU for one call on ``request`` (``spaces.GPU(duration=...)``
+    calls this with the call's own arguments)."""
+    seconds = GPU_FIXED_SECONDS + requested_groups(request) / GPU_GROUPS_PER_SECOND
+    return int(min(GPU_MAX_SECONDS, max(GPU_MIN_SECONDS, round(seconds))))
+
+
+def load_at_startup(model: Any) -> None:
+    """Load every configured model now (ZeroGPU expects the weights on "cuda" before the
+    server starts; a fresh worker then reads nothing from disk)."""
+    from mimo_core.resolve import Role
+
+    for role in (Role.TOKENIZER, Role.INSTRUCT, Role.BASE):
+        if model.models.configured(role):
+            log.info("ZeroGPU: loading the %s model at start-up", role.value)
+            model.load(role.value)
+
+
+class ZeroGpuBackend:
+    """The facade's API for ZeroGPU (see module docstring). ``gpu``: ``spaces.GPU`` (or a
+    test double with its interface)."""
+
+    batching = False
+    notice = ZEROGPU_NOTICE
 
     def __init__(self, model: Any, gpu: Callable):
+        if not getattr(getattr(model, "models", None), "synchronous", True):
+            raise DeviceError("ZeroGPU needs the models opened with synchronous=True "
+                              "(a forked GPU worker has no engine worker thread)")
         self.model = model
-        decorate = gpu(duration=GPU_SECONDS)
-        self.run = decorate(model.run)
-        self._stream = decorate(self._stream_events)
-        self.load, self.unload, self.status = model.load, model.unload, model.status
         self.limits = getattr(model, "limits", None)
+        self._run = gpu(duration=gpu_seconds)(self._run_call)
+        self._stream = gpu(duration=gpu_seconds)(self._stream_call)
 
-    def _stream_events(self, request: Any, cancel: Optional[threading.Event] = None) -> Iterator[Any]:
-        yield from self.model.stream(request, cancel=cancel)
+    # -- inside the GPU call (a forked worker on ZeroGPU) ------------------------------
+    def _run_call(self, request: Any) -> Any:
+        try:
+            return self.model.run(request)
+        except Exception as exc:  # noqa: BLE001 - spaces would replace it by a generic error
+            raise _gr_error(exc) from None
+
+    def _stream_call(self, request: Any) -> Iterator[Any]:
+        try:
+            yield from self.model.stream(request)
+        except Exception as exc:  # noqa: BLE001 - as in _run_call
+            raise _gr_error(exc) from None
+
+    # -- the handlers' API (this process) ---------------------------------------------
+    def run(self, request: Any, cancel: Optional[threading.Event] = None, progress: Any = None) -> Any:
+        """One call to its end. ``cancel`` / ``progress`` cannot cross into the worker: a
+        cancellable run goes through :meth:`stream`."""
+        return self._run(request)
 
     def stream(self, request: Any, cancel: Optional[threading.Event] = None) -> Iterator[Any]:
-        return self._stream(request, cancel)
+        """The call's events; a set ``cancel`` (checked after every event) or closing this
+        iterator stops the call (the last event then carries no result)."""
+        events = self._stream(request)
+        try:
+            for event in events:
+                yield event
+                if cancel is not None and cancel.is_set():
+                    return
+        finally:
+            events.close()
+
+    def status(self) -> dict:
+        info = self.model.status()
+        info["zerogpu"] = True
+        return info
+
+    def load(self, role: str) -> None:
+        raise DeviceError("on ZeroGPU every model is loaded at start-up; loading and unloading "
+                          "from the page is not available")
+
+    unload = load
 
 
-def make_backend(model: Any) -> Any:
-    """The object the handlers use: ``model`` itself, or :class:`GpuCalls` on ZeroGPU Spaces."""
-    gpu = spaces_gpu()
-    if gpu is None:
+def _gr_error(exc: BaseException) -> BaseException:
+    from .handler_base import to_gr_error
+    return to_gr_error(exc)
+
+
+def make_backend(model: Any, *, zerogpu: bool = False) -> Any:
+    """The object the handlers use: ``model`` itself, or a :class:`ZeroGpuBackend` in ZeroGPU
+    mode (``zerogpu`` forces it; else the Space's environment decides)."""
+    if not on_zerogpu(zerogpu):
         return model
-    log.info("the spaces package is present: model calls run under spaces.GPU")
-    return GpuCalls(model, gpu)
+    log.info("ZeroGPU mode: model calls run synchronously under spaces.GPU")
+    return ZeroGpuBackend(model, spaces_gpu())

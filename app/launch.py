@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 from .outputs import DEFAULT_MAX_AGE_MIN, DEFAULT_MAX_MB
@@ -45,6 +46,9 @@ def register(subparsers: Any) -> None:
     add_model_args(p)           # --model-path --base-model-path --tokenizer-path --device --dtype
     p.add_argument("--tiny", action="store_true",
                    help="force the tiny random demo model (its output is noise)")
+    p.add_argument("--zerogpu", action="store_true",
+                   help="Hugging Face ZeroGPU mode (automatic on a ZeroGPU Space): models loaded "
+                        "at start-up, each request run alone inside a spaces.GPU call")
     s = p.add_argument_group("server")
     s.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)))
     s.add_argument("--server-name", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
@@ -75,6 +79,23 @@ def _positive(value: str) -> float:
 
 
 # ----------------------------------------------------------------------------------- models
+PERSISTENT_DIR = Path("/data")          # a Space's persistent storage, when it has some
+PERSISTENT_HF_HOME = PERSISTENT_DIR / ".huggingface"
+PRELOADED_REPO = "models--XiaomiMiMo--MiMo-Audio-7B-Instruct"   # what preload_from_hub puts in the image
+
+
+def use_persistent_cache(data: Path = PERSISTENT_DIR) -> Optional[str]:
+    """On a Space with persistent storage (``/data``) whose image was not built with the
+    weights (README ``preload_from_hub``), keep the Hugging Face cache there so the weights
+    download once, not on every restart. Call before huggingface_hub is imported."""
+    if "HF_HOME" in os.environ or not (data.is_dir() and os.access(data, os.W_OK)):
+        return None
+    if (Path.home() / ".cache" / "huggingface" / "hub" / PRELOADED_REPO).is_dir():
+        return None                             # preloaded into the image: use those
+    os.environ["HF_HOME"] = str(data / PERSISTENT_HF_HOME.name)
+    return os.environ["HF_HOME"]
+
+
 def choose_models(args: argparse.Namespace) -> ModelChoice:
     """Which checkpoints to serve; falls back to ``tiny`` (with a banner) when the official
     repos cannot be had and no model flag was given."""
@@ -108,14 +129,17 @@ def _banner_if_tiny(specs: tuple) -> Optional[str]:
     return None
 
 
-def open_model(choice: ModelChoice, args: argparse.Namespace) -> Any:
-    """The ``MimoAudio`` facade over the chosen checkpoints (models load on first use)."""
-    from mimo_core.cli.common import resolve_device_dtype
+def open_model(choice: ModelChoice, args: argparse.Namespace, *, synchronous: bool = False) -> Any:
+    """The ``MimoAudio`` facade over the chosen checkpoints (models load on first use);
+    ``synchronous``: no engine worker threads (ZeroGPU)."""
+    from mimo_core.cli.common import model_options_from_args, resolve_device_dtype
     from mimo_core.tasks import MimoAudio
 
     device, dtype = resolve_device_dtype(args.device, args.dtype)
+    # on ZeroGPU the main process has no CUDA to measure: no memory plan checks there
     return MimoAudio.from_specs(choice.instruct, choice.base, choice.tokenizer,
-                                device=device, dtype=dtype)
+                                device=device, dtype=dtype, synchronous=synchronous,
+                                measure_memory=not synchronous, **model_options_from_args(args))
 
 
 # ----------------------------------------------------------------------------------- server
@@ -187,18 +211,19 @@ def ffmpeg_available() -> bool:
     return shutil.which("ffmpeg") is not None
 
 
-def make_handlers(model: Any, banner: Optional[str]) -> Any:
+def make_handlers(model: Any, banner: Optional[str], *, zerogpu: bool = False) -> Any:
     from .backend import make_backend
     from .handlers import Handlers
     stream_audio = ffmpeg_available()
     if not stream_audio:
         print("warning: ffmpeg not found; audio plays when generation ends instead of while it "
               "runs (install ffmpeg for live playback)", file=sys.stderr)
-    return Handlers(make_backend(model), banner=banner, stream_audio=stream_audio)
+    return Handlers(make_backend(model, zerogpu=zerogpu), banner=banner, stream_audio=stream_audio)
 
 
 def main(args: argparse.Namespace) -> int:
     from mimo_core.errors import MimoError
+    from .backend import load_at_startup, on_zerogpu, spaces_gpu
     from .inputs import output_dir
     from .ui import build_app
 
@@ -208,15 +233,22 @@ def main(args: argparse.Namespace) -> int:
     os.environ.setdefault("GRADIO_TEMP_DIR", str(output_dir() / "gradio"))
     from .openai_api import build_api
     from .serve import api_config, open_engine
+    from .voice import voice_routes
+    zerogpu = on_zerogpu(getattr(args, "zerogpu", False))
+    if use_persistent_cache():
+        log.info("Hugging Face cache on persistent storage: %s", os.environ["HF_HOME"])
     try:
-        model, banner, local = open_engine(args)      # local weights, or --engine-url
+        if zerogpu:
+            spaces_gpu()            # spaces must be imported before anything touches CUDA
+        model, banner, local = open_engine(args, synchronous=zerogpu)   # local weights, or --engine-url
+        if zerogpu and local:
+            load_at_startup(model)
     except MimoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if banner:
         print(f"warning: {banner}", file=sys.stderr)
-    from .voice import voice_routes
-    handlers = make_handlers(model, banner)
+    handlers = make_handlers(model, banner, zerogpu=zerogpu and local)
     demo = build_app(handlers)
     start_output_cleaner(demo, args)
     api = build_api(handlers.backend if local else model, api_config(args))

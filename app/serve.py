@@ -55,14 +55,15 @@ def add_api_args(parser: argparse.ArgumentParser) -> None:
                         "default: the model's context)")
 
 
-def open_engine(args: argparse.Namespace) -> tuple[Any, Optional[str], bool]:
-    """(backend, demo banner or None, is local) for the model flags or ``--engine-url``."""
+def open_engine(args: argparse.Namespace, *, synchronous: bool = False) -> tuple[Any, Optional[str], bool]:
+    """(backend, demo banner or None, is local) for the model flags or ``--engine-url``;
+    ``synchronous``: no engine worker threads (ZeroGPU)."""
     if getattr(args, "engine_url", None):
         from mimo_core.remote.cli import remote_from_args
         return remote_from_args(args), None, False
     from .launch import choose_models, open_model
     choice = choose_models(args)
-    return open_model(choice, args), choice.banner, True
+    return open_model(choice, args, synchronous=synchronous), choice.banner, True
 
 
 def api_config(args: argparse.Namespace) -> Any:

@@ -7,7 +7,7 @@ import types
 
 
 import app.launch as launch
-from app.backend import GpuCalls, make_backend
+from app.backend import ZeroGpuBackend, make_backend
 from tests.browser.fake_backend import FakeMimoAudio
 from mimo_core.errors import ModelLoadError
 from mimo_core.tasks.types import ChatRequest
@@ -101,11 +101,10 @@ def test_share_with_network_asks_gradio_for_a_link(monkeypatch):
     assert any(p.endswith("assets") for p in demo.launched["allowed_paths"])
 
 
-def test_spaces_gpu_only_when_the_package_exists(monkeypatch):
+def test_zerogpu_only_on_a_zerogpu_space_or_when_forced(monkeypatch):
     model = FakeMimoAudio(groups=2, step_s=0)
-    monkeypatch.setitem(sys.modules, "spaces", None)       # None in sys.modules: ImportError
-    assert make_backend(model) is model
-
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    assert make_backend(model) is model                    # spaces installed or not
     seen = []
 
     def GPU(duration):
@@ -117,15 +116,16 @@ def test_spaces_gpu_only_when_the_package_exists(monkeypatch):
         return wrap
 
     monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=GPU))
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     backend = make_backend(model)
-    assert isinstance(backend, GpuCalls)
-    assert backend.run(ChatRequest("hi")).text.startswith("[chat")
-    assert list(backend.stream(ChatRequest("hi")))[-1].result is not None
-    assert seen == ["run", "_stream_events"]
+    assert isinstance(backend, ZeroGpuBackend) and backend.batching is False
+    assert backend.run(ChatRequest(text="hi")).text.startswith("[chat")
+    assert list(backend.stream(ChatRequest(text="hi")))[-1].result is not None
+    assert seen == ["_run_call", "_stream_call"]
 
 
 def test_main_reports_a_bad_model_in_one_line(monkeypatch, capsys):
-    def broken(choice, args):
+    def broken(choice, args, **options):
         raise ModelLoadError("no such directory: /nope")
     monkeypatch.setattr(launch, "open_model", broken)
     assert launch.main(parse("--model-path", "/nope")) == 1

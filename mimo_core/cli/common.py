@@ -24,6 +24,18 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda if available)")
     group.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
                        help="LM weights dtype (default: bfloat16 on cuda, float32 on cpu)")
+    for role, what in (("tokenizer", "the audio tokenizer"), ("instruct", "the Instruct LM"),
+                       ("base", "the Base LM")):
+        group.add_argument(f"--{role}-device", default=None,
+                           help=f"device of {what} (cpu, cuda, cuda:N; default: --device)")
+    group.add_argument("--quantize", choices=("int8", "int4"), default=None,
+                       help="weight-only quantization of the LMs (int8: CPU or CUDA; int4: CUDA)")
+
+
+def model_options_from_args(args: argparse.Namespace) -> dict:
+    """The ``MimoAudio`` placement options the model flags ask for (devices per role, quantize)."""
+    devices = {role: getattr(args, f"{role}_device", None) for role in ("tokenizer", "instruct", "base")}
+    return {"devices": {r: d for r, d in devices.items() if d}, "quantize": getattr(args, "quantize", None)}
 
 
 def add_generation_args(parser: argparse.ArgumentParser) -> None:

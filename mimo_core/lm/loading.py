@@ -100,8 +100,11 @@ def load_mimo_lm(
     device: torch.device | str = "cpu",
     dtype: torch.dtype | str = torch.float32,
     attn: str = "auto",
+    quantize: str | None = None,
 ) -> MimoAudioLM:
-    """Load an official MiMo-Audio LM checkpoint (``config.json`` + safetensors shards)."""
+    """Load an official MiMo-Audio LM checkpoint (``config.json`` + safetensors shards);
+    ``quantize`` ("int8" / "int4"): weight-only quantization of the backbone and heads
+    (:mod:`.quantize`)."""
     dev, dt = resolve_device(device), resolve_dtype(dtype)
     attn = resolve_attention(attn, dev)
     root = resolve_checkpoint_dir(path_or_repo_id)
@@ -122,6 +125,9 @@ def load_mimo_lm(
             for key in handle.keys():
                 _assign(model, key, handle.get_tensor(key).to(device=dev, dtype=dt))
     finish_meta_model(model, dev)
+    if quantize is not None:
+        from .quantize import quantize_lm
+        quantize_lm(model, quantize)
     return model.eval()
 
 

@@ -50,9 +50,10 @@ class MimoAudio:
 
     def __init__(self, instruct=None, base=None, tokenizer=None, *, device: str = "cpu",
                  dtype="float32", attn: str = "auto", limits: Optional[Limits] = None,
-                 max_batch: int = 4):
+                 max_batch: int = 4, **model_options):
+        # model_options: ModelManager's placement options (synchronous, devices, quantize ...)
         self.models = ModelManager(instruct, base, tokenizer, device=device, dtype=dtype, attn=attn,
-                                   max_batch=max_batch)
+                                   max_batch=max_batch, **model_options)
         self.limits = limits or Limits()
 
     @classmethod
