@@ -115,3 +115,14 @@ def test_app_reaches_torch_only_through_mimo_core():
     offenders = [p.name for p in APP_DIR.rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
 
+
+
+def test_a_backend_without_cross_user_batching_is_announced():
+    """ZeroGPU runs each request in its own GPU call: the page says requests are not batched."""
+    fake = FakeMimoAudio()
+    fake.batching, fake.notice = False, "On ZeroGPU each request runs alone."
+    config = build_app(Handlers(fake, presets={})).get_config_file()
+    texts = [str(c["props"].get("value")) for c in config["components"] if c.get("type") == "markdown"]
+    assert any("each request runs alone" in t for t in texts)
+    plain = build_app(Handlers(FakeMimoAudio(), presets={})).get_config_file()
+    assert not any("runs alone" in str(c["props"].get("value")) for c in plain["components"])

@@ -26,7 +26,7 @@ from mimo_core.tasks.types import (ChatRequest, ContinueRequest, GenerationOptio
 from tests.zerogpu_double import ForkedGPU
 
 MAX_SECONDS = 0.48                   # 3 groups per call: the tiny model's output is noise anyway
-SAMPLER = (True, 0, None, MAX_SECONDS, None, None, None, None)
+SAMPLER = dict(greedy=True, seed=0, max_seconds=MAX_SECONDS)     # short, reproducible runs
 NO_LOADING_IN_WORKER = ((ModelManager, "_load_lm"), (ModelManager, "_load_codec"))
 
 
@@ -82,34 +82,27 @@ def drain(gen) -> list:
 # ----------------------------------------------------------------------- every endpoint
 def test_every_tab_runs_in_the_forked_worker(handlers, gpu, wav):
     h = handlers
-    examples = (wav, wav, "hello") + (None, None, "") * 3
-    calls = {
-        "continue": lambda: (h.continue_api(None, wav, 1.0, *SAMPLER),
-                             drain(h.continue_stream(session("a"), wav, 1.0, *SAMPLER))),
-        "s2s": lambda: (h.s2s_api(None, wav, "same voice", 1, *examples, *SAMPLER),
-                        drain(h.s2s_stream(session("a"), wav, "same voice", 1, *examples, *SAMPLER))),
-        "tts": lambda: (h.tts_api(None, "Hello there.", "plain", "", None, *SAMPLER),
-                        drain(h.tts_stream(session("a"), "Hello there.", "plain", "", None, *SAMPLER))),
-        "asr": lambda: (h.asr_api(None, wav, "English", *SAMPLER),
-                        drain(h.asr_stream(session("a"), wav, "English", *SAMPLER))),
-        "understand": lambda: (h.understand_api(None, wav, "What is this?", False, *SAMPLER),
-                               drain(h.understand_stream(session("a"), wav, "What?", False, *SAMPLER))),
-        "dialogue": lambda: (h.dialogue_api(None, wav, None, "", None, *SAMPLER),
-                             drain(h.dialogue_stream(session("a"), wav, None, "", None, *SAMPLER))),
-        "s2t": lambda: (h.s2t_api(None, wav, None, *SAMPLER),
-                        drain(h.s2t_stream(session("a"), wav, None, *SAMPLER))),
-        "chat": lambda: (h.chat_api(None, "hi", None, *SAMPLER),
-                         drain(h.chat_stream(session("a"), "hi", None, *SAMPLER))),
+    rows = dict(example1_input=wav, example1_output=wav, example1_transcript="hello")
+    inputs = {
+        "continue": dict(audio=wav, duration_s=1.0),
+        "s2s": dict(audio=wav, instruction="same voice", n_examples=1, **rows),
+        "tts": dict(text="Hello there.", mode="plain"),
+        "asr": dict(audio=wav, language="English"),
+        "understand": dict(audio=wav, question="What is this?"),
+        "dialogue": dict(audio=wav, system_prompt=""),
+        "s2t": dict(audio=wav),
+        "chat": dict(text="hi"),
     }
-    for task, call in calls.items():
+    for task, values in inputs.items():
         before = len(gpu.durations)
-        api, stream = call()
+        api = h.api(task)(None, **values, **SAMPLER)
+        stream = drain(h.stream(task)(session("a"), **values, **SAMPLER))
         assert len(gpu.durations) == before + 2, task         # one GPU call each
         assert api is not None and len(stream) >= 3, task
     # audio tasks end with a file, dialogue tasks with a conversation that went both ways
-    path, _text = handlers.tts_api(None, "Hello there.", "plain", "", None, *SAMPLER)
+    path, _text, _thinking = h.api("tts")(None, text="Hello there.", mode="plain", **SAMPLER)
     assert path is not None and sf.info(path).samplerate == SAMPLE_RATE
-    _text, conversation = handlers.chat_api(None, "hi", None, *SAMPLER)
+    _text, _thinking, conversation = h.api("chat")(None, text="hi", **SAMPLER)
     assert [t.role for t in conversation.turns] == ["user", "assistant"]
 
 
@@ -148,7 +141,7 @@ def test_gpu_duration_follows_the_requested_length(gpu, handlers):
     assert requested_groups(ContinueRequest(audio=np.zeros(10, np.float32), duration_s=8.0)) == 50
     assert (requested_groups(TTSRequest(text="x" * 400))
             > requested_groups(TTSRequest(text="x" * 40)))
-    handlers.chat_api(None, "hi", None, *SAMPLER)
+    handlers.api("chat")(None, text="hi", **SAMPLER)
     assert gpu.durations[-1] == gpu_seconds(ChatRequest(
         text="hi", options=GenerationOptions(greedy=True, seed=0, max_new_groups=3)))
 
@@ -239,16 +232,17 @@ def test_the_app_with_the_real_spaces_package_outside_a_space(tiny, monkeypatch)
         return SimpleNamespace(queue=lambda **k: None)
 
     monkeypatch.setattr(ui, "build_app", capture)
-    monkeypatch.setattr(launch, "launch", lambda demo, args: built.setdefault("launched", True))
+    monkeypatch.setattr(launch, "launch", lambda demo, args, **kw: built.setdefault("launched", True))
+    monkeypatch.setattr(launch, "start_output_cleaner", lambda demo, args: None)
     args = build_parser().parse_args(["app", "--tiny", "--zerogpu", "--device", "cpu"])
     assert launch.main(args) == 0 and built["launched"]
     h = built["handlers"]
     assert isinstance(h.backend, ZeroGpuBackend)
     assert h.backend.model.status()["models"]["base"]["loaded"] is True       # loaded at start-up
-    text = h.chat_api(None, "hi", None, *SAMPLER)[0]
+    text = h.api("chat")(None, text="hi", **SAMPLER)[0]
     assert isinstance(text, str)
-    events = drain(h.tts_stream(session("a"), "Hi.", "plain", "", None, *SAMPLER))
-    assert events[-1][2] is not None                         # the whole audio file at the end
+    events = drain(h.stream("tts")(session("a"), text="Hi.", mode="plain", **SAMPLER))
+    assert events[-1].full is not None                       # the whole audio file at the end
     h.backend.model.close()
     assert make_backend(h.backend.model) is h.backend.model  # no env, not forced: the facade
     assert "spaces" in sys.modules

@@ -51,6 +51,10 @@ def build_app(handlers: Any) -> gr.Blocks:
                     "TTS, ASR, audio understanding and dialogue.")
         if getattr(handlers, "banner", None):
             gr.HTML(banner_html(handlers.banner))
+        backend = getattr(handlers, "backend", None)
+        if not getattr(backend, "batching", True):          # ZeroGPU: one request per GPU call
+            gr.Markdown(getattr(backend, "notice", "Requests of different users are not batched here."),
+                        elem_id="no-batching-notice")
         model_status = None
         with gr.Tabs():
             for label, elem_id, build in TABS:

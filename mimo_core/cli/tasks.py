@@ -27,8 +27,8 @@ from ..constants import GROUP_SIZE
 from ..errors import PromptError
 from ..resolve import Role, fill_specs
 from ..tasks.limits import Limits
-from .common import (add_generation_args, add_model_args, dump_tokens, options_from_args, resolve_device_dtype,
-                     run_reporting_errors)
+from .common import (add_generation_args, add_model_args, dump_tokens, model_options_from_args, options_from_args,
+                     resolve_device_dtype, run_reporting_errors)
 
 _OUT_HELP = "write the output audio here (24 kHz wav; default: %(default)s)"
 
@@ -254,7 +254,8 @@ def run_task(args) -> int:
         mimo = remote_from_args(args)
     else:
         device, dtype = resolve_device_dtype(args.device, args.dtype)
-        mimo = MimoAudio(**model_specs(args), device=device, dtype=dtype, max_batch=1, limits=limits)
+        mimo = MimoAudio(**model_specs(args), device=device, dtype=dtype, max_batch=1, limits=limits,
+                         **model_options_from_args(args))
     outputs = _Outputs()
     update, close_bar = _progress_bar()
     try:
