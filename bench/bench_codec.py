@@ -3,7 +3,7 @@
     python bench/bench_codec.py [--seconds 60] [--real-seconds 10] [--threads 2] [--device cpu]
 
 Two configurations with random weights (no download): the real MiMo-Audio-Tokenizer
-size (~1.2B parameters, spec section 2) and the tiny fixture-sized one. The real size on
+size (~1.2B parameters, docs/FORMAT.md section 2) and the tiny fixture-sized one. The real size on
 a CPU is measured on a shorter clip (``--real-seconds``) to keep the run feasible; x real
 time is audio seconds / wall seconds, so clips of different lengths compare directly
 (cost grows slightly faster than linearly with length through full attention). The

@@ -1,4 +1,4 @@
-"""Fixed facts of the MiMo-Audio format (spec section 1). Named, never bare literals."""
+"""Fixed facts of the MiMo-Audio format (docs/FORMAT.md section 1). Named, never bare literals."""
 
 SAMPLE_RATE = 24_000          # Hz, everything inside is 24 kHz mono float32
 MEL_HOP = 240                 # samples per mel frame (100 Hz)

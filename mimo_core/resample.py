@@ -1,4 +1,4 @@
-"""Band-limited resampling as the reference front end does it (spec 2, fixtures/goldens/resample).
+"""Band-limited resampling as the reference front end does it (docs/FORMAT.md section 2).
 
 The reference resamples every input with ``torchaudio.functional.resample`` and its
 defaults. This module reimplements that algorithm in plain torch (torchaudio cannot be

@@ -13,7 +13,7 @@ from mimo_core.codec.tiny import write_tiny_audio_tokenizer
 from mimo_core.errors import CheckpointMismatchError, DeviceError, ModelLoadError
 from tests.conftest import fixtures_available
 
-# The key families of spec section 2 ({i} layer, {q} quantizer index).
+# The key families of docs/FORMAT.md section 2 ({i} layer, {q} quantizer index).
 SPEC_KEY_PATTERNS = [
     r"encoder\.conv[12]\.(weight|bias)",
     r"encoder\.layers\.\d+\.self_attn\.(q_proj|v_proj|out_proj)\.(weight|bias)",

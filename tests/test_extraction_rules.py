@@ -1,4 +1,4 @@
-"""Output extraction rules on hand-made generations (spec section 8 + reference quirks)."""
+"""Output extraction rules on hand-made generations (docs/FORMAT.md section 8 + reference quirks)."""
 
 import pytest
 import torch

@@ -1,6 +1,6 @@
 """A full-size MiMo-Audio-7B built on the meta device has exactly the release's keys and shapes.
 
-The expected table is written out here from spec section 3, not derived from our module.
+The expected table is written out here from docs/FORMAT.md section 3, not derived from our module.
 """
 
 import torch

@@ -141,7 +141,7 @@ A = EMPTY   # an audio group's text id, for the hand-written layouts below
 
 
 # Group text ids of an interleaved segment of n text tokens (1, 2, ... n) and 8 audio groups
-# (32 frames), written out by hand from spec 5: sostm, 5 text, 5 audio, 5 text, 3 audio, ...,
+# (32 frames), written out by hand from docs/FORMAT.md section 5: sostm, 5 text, 5 audio, 5 text, 3 audio, ...,
 # <|eot|> ending the last text chunk, eostm.
 @pytest.mark.parametrize("n_text, expected", [
     (0, [SOSTM, EOT, A, A, A, A, A, A, A, A, EOSTM]),

@@ -28,7 +28,7 @@ NUCLEUS_AUDIO = Sampling(temperature=0.9, top_p=0.95)
     ("chat", Sampling(temperature=0.4, top_p=0.95), {"endoftext", "im_end"}, Role.INSTRUCT, False),
     ("s2s", GREEDY, {"endoftext", "eostm"}, Role.BASE, True),
 ])
-def test_spec_section_7_table(task, text, stop, role, speaks):
+def test_format_section_7_table(task, text, stop, role, speaks):
     d = TASKS[task]
     assert (d.text, d.audio, set(d.stop), d.role, d.speaks) == (text, NUCLEUS_AUDIO, stop, role, speaks)
     assert d.min_new_groups == 0

@@ -28,7 +28,7 @@ def test_auto_tokenizer_and_loader(tiny_dir):
     _, special = load_text_tokenizer(tiny_dir)
     vocab = tok.get_vocab()
     assert 1000 < len(tok) < 5000
-    for i, token in enumerate(CHAT_TOKENS + MIMO_SPECIAL_TOKENS):   # added last, in spec order
+    for i, token in enumerate(CHAT_TOKENS + MIMO_SPECIAL_TOKENS):   # added last (docs/FORMAT.md section 4)
         assert vocab[token] == len(tok) - len(CHAT_TOKENS + MIMO_SPECIAL_TOKENS) + i
     assert special.sosp == vocab["<|sosp|>"] and special.endoftext == tok.eos_token_id
     assert set(special.control_ids()) <= set(tok.all_special_ids)

@@ -3,7 +3,7 @@
     run_mimo_audio.py generate --prompt-ids prompt.npy --model-path DIR --greedy \\
         --stop-ids endoftext,im_end --max-new-groups 24 --dump-tokens out.npy
 
-The prompt is a [9, T] int64 .npy in the spec's layout (row 0 text with -100 filler in
+The prompt is a [9, T] int64 .npy in the layout of docs/FORMAT.md section 1 (row 0 text with -100 filler in
 columns 1..3 of each group, rows 1..8 codes). Special ids (``<|empty|>`` and named stop ids)
 are read from the text tokenizer stored with the LM checkpoint.
 """

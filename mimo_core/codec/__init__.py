@@ -1,4 +1,4 @@
-"""MiMo-Audio audio tokenizer: 24 kHz waveform <-> 25 Hz RVQ codes (spec section 2)."""
+"""MiMo-Audio audio tokenizer: 24 kHz waveform <-> 25 Hz RVQ codes (docs/FORMAT.md section 2)."""
 
 from .config import TokenizerConfig, real_config, tiny_config
 from .model import AudioTokenizer, MiMoAudioTokenizerModel, build_model, load_audio_tokenizer

@@ -1,6 +1,6 @@
 """Audio tokenizer configuration: exactly the keys of the release's ``config.json``.
 
-The field names are the on-disk contract (spec section 2); unknown keys found in a
+The field names are the on-disk contract (docs/FORMAT.md section 2); unknown keys found in a
 config.json are kept in ``extra`` so a round trip loses nothing.
 """
 
@@ -122,7 +122,7 @@ class TokenizerConfig:
 
 
 def real_config() -> TokenizerConfig:
-    """The released MiMo-Audio-Tokenizer's config (spec section 2); the defaults above."""
+    """The released MiMo-Audio-Tokenizer's config (docs/FORMAT.md section 2); the defaults above."""
     return TokenizerConfig()
 
 

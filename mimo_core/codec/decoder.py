@@ -1,4 +1,4 @@
-"""Audio decoder: RVQ embeddings (25 Hz) -> mel (100 Hz) -> waveform (spec section 2).
+"""Audio decoder: RVQ embeddings (25 Hz) -> mel (100 Hz) -> waveform (docs/FORMAT.md section 2).
 
 dconv1 = ConvTranspose1d(k = s = avg_pooler) + GroupNorm(1, D), right-trimmed by
 max(0, k - s); causal rotary transformer (positions restart per sequence); LayerNorm;

@@ -1,4 +1,4 @@
-"""Audio encoder: log-mel segments -> 25 Hz features entering the RVQ (spec section 2).
+"""Audio encoder: log-mel segments -> 25 Hz features entering the RVQ (docs/FORMAT.md section 2).
 
 conv1 (k3, pad 1) + GELU, conv2 (k3, stride 2, pad 1) + GELU, rotary transformer
 (positions restart per sequence) whose layer ``encoder_skip_layer_id - 1`` output is

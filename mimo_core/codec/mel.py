@@ -1,4 +1,4 @@
-"""Log-mel front end (spec section 2), computed in float32 whatever the model dtype.
+"""Log-mel front end (docs/FORMAT.md section 2), computed in float32 whatever the model dtype.
 
 |STFT| (periodic Hann, centred, reflect padding) -> HTK mel filterbank without
 normalisation -> log(clamp(., 1e-7)). Frame count = floor(N / hop) + 1.

@@ -1,4 +1,4 @@
-"""Vocoder: 100 Hz mel -> 24 kHz waveform (spec section 2).
+"""Vocoder: 100 Hz mel -> 24 kHz waveform (docs/FORMAT.md section 2).
 
 Linear(n_mels -> dim, no bias), non-causal transformer layers with sliding-window
 attention (flash-attn window (left, right) frames), LayerNorm, then the ISTFT head:

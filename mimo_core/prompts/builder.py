@@ -1,4 +1,4 @@
-"""Prompt builders: task inputs -> the ``[K, T]`` prompt matrix, one method per task (spec 6).
+"""Prompt builders: task inputs -> the ``[K, T]`` prompt matrix, one per task (docs/FORMAT.md section 6).
 
 Notation in the docstrings: ``[x]`` is one text segment (tokenized on its own), ``A(c)`` an
 audio segment (``<|sosp|>``, the codes, ``<|eosp|>``), ``I(text, c)`` an interleaved segment.
@@ -212,7 +212,7 @@ class PromptBuilder:
                              self.text(ASSISTANT), self._think(thinking)])
 
     def speech_continuation(self, codes) -> torch.Tensor:
-        """Speech continuation (Base; our pinned choice, spec 6): ``[<|sosp|>]`` then the prompt's
+        """Speech continuation (Base; inferred, docs/FORMAT.md section 6): ``[<|sosp|>]`` then the prompt's
         audio groups without markers, codes *trimmed* (not padded) to a multiple of P frames, and
         no closing ``<|eosp|>``, so the model goes on speaking."""
         codes = self._codes(codes, "prompt audio")

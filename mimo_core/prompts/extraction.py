@@ -1,4 +1,4 @@
-"""Reading a generation's output (spec section 8), reproducing the reference exactly.
+"""Reading a generation's output (docs/FORMAT.md section 8), reproducing the reference exactly.
 
 Input: the generated groups ``[K, 4 * G]`` (the columns after the prompt; in generated groups
 the reference repeats the sampled text id in all four columns of row 0).

@@ -32,7 +32,7 @@ from ..errors import PromptError
 # 8 LM channels (the last id of each channel's vocabulary 1025-1025-129x6).
 RELEASE_SPEECH_ZEROEMB_IDX = "1024-1024-128-128-128-128-128-128"
 
-# Interleaved segments alternate this many text tokens with this many audio groups (spec 5).
+# Interleaved segments alternate this many text tokens with this many audio groups (docs/FORMAT.md section 5).
 INTERLEAVE_TEXT_TOKENS = 5
 INTERLEAVE_AUDIO_GROUPS = 5
 
@@ -150,8 +150,8 @@ def interleave_plan(n_text: int, n_groups: int,
 
     ``n_text`` text tokens (WITHOUT ``<|eot|>``) are cut into chunks of ``text_chunk``; then
     ``<|eot|>`` joins the last chunk, which may so hold ``text_chunk + 1`` tokens (the
-    reference's order, spec 5). Text slices therefore index ``text + [eot]``. An empty text
-    is one chunk holding only ``<|eot|>``. ``n_groups`` audio groups are cut into chunks of
+    reference's order, docs/FORMAT.md section 5). Text slices therefore index
+    ``text + [eot]``. An empty text is one chunk holding only ``<|eot|>``. ``n_groups`` audio groups are cut into chunks of
     ``audio_chunk`` (no audio counts as one empty chunk, the reference's ``split`` of an empty
     tensor). Chunks alternate text, audio, text, audio... and whichever stream has chunks
     left goes on alone.

@@ -1,4 +1,4 @@
-"""Fixed prompt strings and the rules that choose between them (spec sections 5-6).
+"""Fixed prompt strings and the rules that choose between them (docs/FORMAT.md sections 5-6).
 
 Template choice is deterministic. The reference picks the ASR request at random from a
 list of English and Chinese phrasings (22 in all) and the TTS request at random from a

@@ -26,7 +26,7 @@ AudioInput = Union[str, Path, bytes, tuple, np.ndarray]
 
 @dataclass(frozen=True)
 class GenerationOptions:
-    """Per-request overrides of the task's sampler defaults (spec section 7). ``None`` = default."""
+    """Per-request overrides of the task's sampler defaults (docs/FORMAT.md section 7). ``None`` = default."""
 
     greedy: bool = False
     seed: Optional[int] = None

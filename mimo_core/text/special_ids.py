@@ -1,8 +1,8 @@
-"""Special-token ids, read from the checkpoint's text tokenizer (spec section 4).
+"""Special-token ids, read from the checkpoint's text tokenizer (docs/FORMAT.md section 4).
 
 Ids are never hard-coded: the real checkpoints, the test fixtures and the tiny demo
 tokenizer all place them differently. A tokenizer lacking any of the eight MiMo tokens
-gets them added as special tokens, in the spec's order.
+gets them added as special tokens, in the order of docs/FORMAT.md section 4.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def special_ids_from_tokenizer(tokenizer) -> SpecialIds:
 
 
 def ensure_mimo_tokens(tokenizer) -> None:
-    """Add, in the spec's order, any of the eight MiMo tokens the tokenizer lacks."""
+    """Add, in the order of docs/FORMAT.md section 4, any of the eight MiMo tokens the tokenizer lacks."""
     vocab = tokenizer.get_vocab()
     for tok in MIMO_SPECIAL_TOKENS:
         if tok not in vocab:
