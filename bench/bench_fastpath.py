@@ -14,9 +14,10 @@ launch a kernel on a GPU. Both samplers: greedy and the spoken-dialogue defaults
 temperature 0.6, top-p 0.95; audio 0.9, 0.95). The speech share of the groups is shown (the
 two paths make the same tokens in float32, so they count the same groups).
 
-Memory: a fresh process loads the checkpoint, touches every weight, then builds the fast
-decoder (which fuses q/k/v and gate/up): the resident-memory increase of that step is shown
-next to the model's weight bytes (fused weights must not double it) and its KV caches' bytes.
+Memory: a fresh process loads the checkpoint (bf16 as written, and float32), touches every
+weight, then builds the fast decoder (which fuses q/k/v and gate/up): the change of its
+anonymous memory and of its file-backed resident pages over that step, next to the model's
+weight bytes (fused weights must not double them) and the KV caches' bytes.
 
 Groups/s at batch 1, 4 and 8 against the eager path: bench/bench_engine.py (same run, same
 samplers).
@@ -77,27 +78,29 @@ def ops_per_group(engine: Engine, sampler, audio, groups: int) -> tuple[float, f
     return (long_total - short_total) / groups, (long_kernels - short_kernels) / groups, speech
 
 
-def fused_memory(ckpt: Path) -> dict:
+def fused_memory(ckpt: Path, dtype: str) -> dict:
+    """Resident memory of a fresh process across building the fast decoder (which fuses the
+    weights), split into anonymous memory and file-backed pages (a checkpoint loaded in its own
+    dtype stays memory-mapped from the safetensors file)."""
     code = (
         "import re, sys, torch; torch.set_num_threads(1)\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "from mimo_core.lm import load_mimo_lm\n"
         "from mimo_core.engine.batch import BatchDecoder\n"
         "status = lambda key: int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
-        f"m = load_mimo_lm({str(ckpt)!r}, dtype='bfloat16')\n"
+        f"m = load_mimo_lm({str(ckpt)!r}, dtype={dtype!r})\n"
         "for p in m.parameters():\n"
         "    p.detach().reshape(-1)[::512].sum()\n"
-        "open('/proc/self/clear_refs', 'w').write('5')\n"
-        "before = status('VmRSS')\n"
+        "before = [status(k) for k in ('RssAnon', 'RssFile')]\n"
         f"d = BatchDecoder(m, {EMPTY}, 64, 1)\n"
-        "after, peak = status('VmRSS'), status('VmHWM')\n"
+        "after = [status(k) for k in ('RssAnon', 'RssFile')]\n"
         "size = sum(p.numel() * p.element_size() for p in m.parameters())\n"
-        "print(before * 1024, after * 1024, peak * 1024, size, d.cache.nbytes() + d.local_cache.nbytes())\n"
+        "print(*(1024 * x for x in before + after), size, d.cache.nbytes() + d.local_cache.nbytes())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    before, after, peak, size, caches = map(int, out.stdout.split())
-    return dict(model_mb=size / 2**20, rss_increase_mb=(after - before) / 2**20,
-                peak_increase_mb=(peak - before) / 2**20, caches_mb=caches / 2**20)
+    anon0, file0, anon1, file1, size, caches = map(int, out.stdout.split())
+    return dict(dtype=dtype, model_mb=size / 2**20, anon_mb=(anon1 - anon0) / 2**20, file_mb=(file1 - file0) / 2**20,
+                caches_mb=caches / 2**20)
 
 
 def main() -> int:
@@ -105,6 +108,7 @@ def main() -> int:
     parser.add_argument("--configs", default="tiny,mid")
     parser.add_argument("--groups", type=int, default=8, help="profiled groups per request")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--memory-only", action="store_true", help="skip the operation counts")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -112,16 +116,21 @@ def main() -> int:
         for name in args.configs.split(","):
             ckpt = write_tiny_lm(Path(tmp) / name, vocab_size=VOCAB, seed=0,
                                  row_norms={EMPTY: EMPTY_ROW_NORM[name]}, **CONFIGS[name])
+            for dtype in ("bfloat16", "float32"):
+                m = fused_memory(ckpt, dtype)
+                print(f"[{name}] building the fast decoder (fuses the weights) on a {m['dtype']} model of "
+                      f"{m['model_mb']:.1f} MB: anonymous memory {m['anon_mb']:+.1f} MB, file-backed pages "
+                      f"{m['file_mb']:+.1f} MB, of which KV caches {m['caches_mb']:.1f} MB", flush=True)
+            if args.memory_only:
+                continue
             model = load_mimo_lm(ckpt, dtype=torch.float32)
             eager, fast = Engine(model, EMPTY, max_batch=1, fast=False), Engine(model, EMPTY, max_batch=1)
             for label, text, audio in (("greedy", GREEDY, GREEDY), ("dialogue", TEXT, AUDIO)):
                 e = ops_per_group(eager, text, audio, args.groups)
                 f = ops_per_group(fast, text, audio, args.groups)
                 rows.append((name, label, e, f))
-            memory = fused_memory(ckpt)
-            print(f"[{name}] fused weights: model {memory['model_mb']:.1f} MB (bf16), building the fast decoder "
-                  f"raised RSS by {memory['rss_increase_mb']:.1f} MB (peak {memory['peak_increase_mb']:.1f} MB), "
-                  f"of which KV caches {memory['caches_mb']:.1f} MB", flush=True)
+    if not rows:
+        return 0
     print(f"\noperations per generated group, batch 1 ({args.groups} groups profiled, float32, "
           f"{args.threads} thread(s)); eager path = the reference's loop")
     print("config | sampler | speech % | eager all aten | fast all aten | fast/eager | eager kernels | "

@@ -5,10 +5,12 @@ each step writes the new group's keys at the row's own position of a preallocate
 KV cache (``[max_batch, H, context, Dh]`` per layer) and attends through an additive mask
 when the rows' lengths differ. Prefill runs per request (rows never see each other's
 padding, so a request's prefill is the same whatever its batch). Prefill and decode steps go
-through ``step_stack`` (the decoder layers' own operations without the module-call overhead) and a
+through ``step_stack`` (fused projections, no module calls; docs/FAST_PATH.md) and a
 step whose rows are all text groups skips the patch encoder. The patch decoder runs
 its ``P + max(delay)`` steps for all rows at once with its own small preallocated cache
-(``[max_batch, H, steps, Dh]``), sampling only for rows whose text id is ``<|empty|>``.
+(``[max_batch, H, steps, Dh]``), sampling only for rows whose text id is ``<|empty|>``; the
+input and output sides (code embedding, patch encoder, channel heads) go through
+:class:`~mimo_core.lm.fused.FusedModel`.
 Rotary tables for every position are computed once. A finished row is removed by moving
 the last row into its place, so its slot is free for the next request.
 """

@@ -2,9 +2,10 @@
 positions, masks and KV caches.
 
 ``Qwen2Model.forward`` builds masks and caches for us, which is what the eager path uses.
-The fast path and the patch encoder need more control (per-row positions, a preallocated
-cache, a bidirectional 4-frame window), so they call the stack's decoder layers directly;
-the layers, norms and rotary embedding are transformers' own modules.
+``run_stack`` calls the stack's decoder layers directly with our own positions, masks and
+caches (the eager path's patch encoder). ``step_stack`` is the fast path's layer: the same
+maths with fused projections and few operations (docs/FAST_PATH.md); it reads the stack's
+weights (fused in place, one copy) and rotary tables.
 """
 
 from __future__ import annotations
