@@ -198,7 +198,7 @@ class BatchDecoder:
             fused.head_logits(hidden, index, stacked.view(k, n, -1))
             tokens = sample_rows(stacked, samplers * k, generators * k, banned, speech * k,
                                  widths=widths).view(k, n)                        # (k, n)
-            canvas[:, t, channels] = tokens.T
+            canvas[:, t, index] = tokens.T                                        # (n, k)
             if t == last:
                 break
             embeds = fused.local_embed(tokens, index)                             # (n, 1, Dl)
