@@ -6,8 +6,9 @@ One run, one set of random weights per config (written once in the official on-d
 and loaded back with load_mimo_lm), two configs:
   tiny  the fixture-like config (hidden 64, 2 layers, local 32, vocab 151680)
   mid   hidden 1024 / 8 layers / local 512 (vocab 151680)
-For each: groups/s of the eager path vs the fast path at batch 1 (same seeds -> the same
-tokens, checked), aggregate groups/s of the fast path at batch 1, 4 and 8, time to the first
+For each: groups/s of the eager path vs the fast path at batch 1 (same seeds; whether the
+sampled tokens are the same is shown, not required: the fast path's exactness rule,
+docs/FAST_PATH.md, asks for identical greedy goldens in float32), aggregate groups/s of the fast path at batch 1, 4 and 8, time to the first
 streamed group, and the peak RSS of a fresh process while loading the checkpoint vs its size
 on disk. Requests use the spoken-dialogue samplers of spec section 7 (text and speech groups
 mixed). Batch-1 weight traffic: the bytes of weights a group reads (each step needs every

@@ -5,10 +5,12 @@ each step writes the new group's keys at the row's own position of a preallocate
 KV cache (``[max_batch, H, context, Dh]`` per layer) and attends through an additive mask
 when the rows' lengths differ. Prefill runs per request (rows never see each other's
 padding, so a request's prefill is the same whatever its batch). Prefill and decode steps go
-through ``step_stack`` (the decoder layers' own operations without the module-call overhead) and a
+through ``step_stack`` (fused projections, no module calls; docs/FAST_PATH.md) and a
 step whose rows are all text groups skips the patch encoder. The patch decoder runs
 its ``P + max(delay)`` steps for all rows at once with its own small preallocated cache
-(``[max_batch, H, steps, Dh]``), sampling only for rows whose text id is ``<|empty|>``.
+(``[max_batch, H, steps, Dh]``), sampling only for rows whose text id is ``<|empty|>``; the
+input and output sides (code embedding, patch encoder, channel heads) go through
+:class:`~mimo_core.lm.fused.FusedModel`.
 Rotary tables for every position are computed once. A finished row is removed by moving
 the last row into its place, so its slot is free for the next request.
 """
@@ -16,8 +18,8 @@ the last row into its place, so its slot is free for the next request.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
+from ..lm.fused import FusedModel
 from ..lm.kv_cache import StaticKVCache
 from ..lm.modules import MimoAudioLM
 from ..lm.stack import Rotary, StepPlan, additive_mask, rotary_tables, step_stack
@@ -53,20 +55,16 @@ class BatchDecoder:
         self.row_index = torch.arange(max_batch, device=dev)
         self.key_slots = torch.arange(context_groups, device=dev)
         self.hidden = torch.zeros(max_batch, model.config.hidden_size, dtype=dt, device=dev)
-        self.local_embeds = torch.zeros(max_batch, 1, model.config.local_dim, dtype=dt, device=dev)
         self.canvas = torch.full((max_batch, self.steps, model.channels), UNGENERATED, dtype=torch.long, device=dev)
         self.empty_codes = torch.tensor(model.speech_empty_ids).expand(P, -1)   # (P, C) on CPU
         # patch-decoder logits of the channels emitted at one step, stacked channel-major and
-        # padded with -inf to the widest channel vocabulary: (channels * max_batch, V_max)
+        # -inf past each channel's vocabulary (FusedModel.head_logits): (channels * max_batch, V_max)
         sizes = model.config.speech_vocab_sizes
         self.stacked_logits = torch.full((len(sizes) * max_batch, max(sizes)), NEG_INF, dtype=dt, device=dev)
         # the one-token steps' tensors, gathered once (see StepPlan); the decoder holds the model's
         # parameters themselves, so build a new decoder (Engine does) after moving the model
         self.backbone_plan, self.local_plan = StepPlan(model.model), StepPlan(model.local_transformer)
-        self.head_weights = [head.weight for head in model.local_transformer_lm_heads]   # (V_c, Dl) each
-        self.embed_tables = [table.weight for table in model.speech_embeddings]       # (V_c, Di) each
-        to_local = model.speech_embeddings_to_local
-        self.to_local = to_local.weight if to_local is not None else None             # (Dl, Di)
+        self.fused = FusedModel(model, empty_text_id)
         self._plans: dict[int, list] = {}                                # rows n -> per-step constants
 
     def active(self) -> list[RequestState]:
@@ -80,7 +78,7 @@ class BatchDecoder:
             raise RuntimeError("batch is full")
         r, model = len(self.rows), self.model
         ids = state.request.prompt_ids.to(model.device)[None]                    # (1, K, T*P)
-        embeds = model.embed_groups(ids, self.empty_text_id)                     # (1, T, D)
+        embeds = self.fused.embed(ids)                                           # (1, T, D)
         T = embeds.shape[1]
         rot = Rotary(self.rot.cos[:, :T], self.rot.signed_sin[:, :T])
         hidden = step_stack(self.backbone_plan, embeds, rot, cache=self.cache.at(0, T, rows=slice(r, r + 1)),
@@ -140,7 +138,7 @@ class BatchDecoder:
         ids = torch.stack([s.groups[-1] for s in self.rows])                    # (n, K, P) on CPU
         text = ids[:, 0, 0]                                                     # (n,)
         if bool((text == self.empty_text_id).any()):   # decided on the host: no device sync
-            embeds = model.embed_groups(ids.to(model.device), self.empty_text_id)   # (n, 1, D)
+            embeds = self.fused.embed(ids.to(model.device))                     # (n, 1, D)
         else:
             # text groups only: embed_groups adds the patch-encoded speech input times 0, i.e.
             # signed zeros (x + 0 == x; only a zero's sign could differ, which nothing reads)
@@ -160,17 +158,20 @@ class BatchDecoder:
             self.lengths[i] += 1
         self.positions[:n] += 1
 
-    def _step_plan(self, n: int) -> list[tuple[list[int], list[tuple[int]], list[int], tuple]]:
-        """Per patch-decoder step, for n rows: the channels emitted, each stacked row's banned
-        id and vocabulary size (channel-major, k*n entries), and the step's rotary (cos, sin)."""
+    def _step_plan(self, n: int) -> list[tuple]:
+        """Per patch-decoder step, for n rows: the channels emitted (a slice when contiguous, as
+        in the release, else an index tensor), their count, each stacked row's banned id and
+        vocabulary size (channel-major, k*n entries), and the step's rotary tables."""
         plan = self._plans.get(n)
         if plan is None:
             plan = []
             empties, sizes = self.model.speech_empty_ids, self.model.config.speech_vocab_sizes
             for t, emitted in enumerate(self.schedule):
                 channels = [c for c, _frame in emitted]
+                contiguous = channels == list(range(channels[0], channels[-1] + 1))
+                index = slice(channels[0], channels[-1] + 1) if contiguous else torch.tensor(channels, device=self.model.device)
                 rot = Rotary(self.local_rot.cos[:, t : t + 1], self.local_rot.signed_sin[:, t : t + 1])  # (1, 1, 1, Dh)
-                plan.append((channels, [(empties[c],) for c in channels for _ in range(n)],
+                plan.append((channels, index, [(empties[c],) for c in channels for _ in range(n)],
                              [sizes[c] for c in channels for _ in range(n)], rot))
             self._plans[n] = plan
         return plan
@@ -178,35 +179,27 @@ class BatchDecoder:
     def _patch_decode(self, n: int, rows: list[RequestState], speech: list[bool]) -> torch.Tensor:
         """Patch decoder for rows 0..n-1 at once -> codes (n, P, C) on CPU.
 
-        At each step the heads of the channels emitted there are evaluated and all their
-        decisions (rows x channels, each on its own channel's vocabulary) are taken in one
+        At each step the heads of the channels emitted there are one batched matmul and all
+        their decisions (rows x channels, each on its own channel's vocabulary) are taken in one
         ``sample_rows`` call; a row's uniforms are still drawn from its own generator in
         channel order.
         """
-        model = self.model
-        stack, heads, sizes = self.local_plan, self.head_weights, model.config.speech_vocab_sizes
-        tables, to_local = self.embed_tables, self.to_local
+        model, fused = self.model, self.fused
         samplers = [s.request.audio_sampler for s in rows]
         generators = [s.generator for s in rows]
         canvas = self.canvas[:n].fill_(UNGENERATED)                               # (n, S, C)
         embeds = model.hidden_states_downcast(self.hidden[:n])[:, None, :]       # (n, 1, Dl)
         last = len(self.schedule) - 1
-        for t, (channels, banned, widths, rot) in enumerate(self._step_plan(n)):
-            hidden = step_stack(stack, embeds, rot,
+        for t, (channels, index, banned, widths, rot) in enumerate(self._step_plan(n)):
+            hidden = step_stack(self.local_plan, embeds, rot,
                                 cache=self.local_cache.at(t, 1, rows=slice(0, n)))[:, 0]   # (n, Dl)
             k = len(channels)
-            stacked = self.stacked_logits[: k * n].fill_(NEG_INF)                 # (k*n, V_max)
-            for j, c in enumerate(channels):
-                stacked[j * n : (j + 1) * n, : sizes[c]] = F.linear(hidden, heads[c])   # (n, V_c)
+            stacked = self.stacked_logits[: k * n]                                # (k*n, V_max)
+            fused.head_logits(hidden, index, stacked.view(k, n, -1))
             tokens = sample_rows(stacked, samplers * k, generators * k, banned, speech * k,
                                  widths=widths).view(k, n)                        # (k, n)
-            canvas[:, t, channels] = tokens.T
+            canvas[:, t, index] = tokens.T                                        # (n, k)
             if t == last:
                 break
-            embeds = self.local_embeds[:n].zero_()
-            for j, c in enumerate(channels):   # model.local_embed(c, tokens[j]), without module calls
-                contribution = F.embedding(tokens[j], tables[c])                  # (n, Di)
-                if to_local is not None:
-                    contribution = F.linear(contribution, to_local)               # (n, Dl)
-                embeds += contribution[:, None, :]
+            embeds = fused.local_embed(tokens, index)                             # (n, 1, Dl)
         return undelay(canvas.cpu(), model.delays, model.group_size)

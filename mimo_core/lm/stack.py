@@ -2,9 +2,10 @@
 positions, masks and KV caches.
 
 ``Qwen2Model.forward`` builds masks and caches for us, which is what the eager path uses.
-The fast path and the patch encoder need more control (per-row positions, a preallocated
-cache, a bidirectional 4-frame window), so they call the stack's decoder layers directly;
-the layers, norms and rotary embedding are transformers' own modules.
+``run_stack`` calls the stack's decoder layers directly with our own positions, masks and
+caches (the eager path's patch encoder). ``step_stack`` is the fast path's layer: the same
+maths with fused projections and few operations (docs/FAST_PATH.md); it reads the stack's
+weights (fused in place, one copy) and rotary tables.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class Linear(NamedTuple):
 
 class Norm(NamedTuple):
     weight: torch.Tensor              # (D,)
-    eps: float
+    eps: torch.Tensor                 # () float32 on the weight's device (no scalar wrapping per call)
 
 
 class Rotary(NamedTuple):
@@ -99,13 +100,14 @@ class Rotary(NamedTuple):
 
 
 class LayerWeights(NamedTuple):
-    """One decoder layer's tensors and constants, as :func:`step_stack` uses them."""
+    """One decoder layer's tensors and constants, as :func:`step_stack` uses them. The matrices
+    are stored transposed (``(in, out)`` views of the module weights, made once) for addmm/mm."""
 
     input_norm: Norm
-    qkv: Linear                       # q, k, v projections concatenated on the output dim
+    qkv: Linear                       # q, k, v projections concatenated: weight (in, out) view
     o: Linear
     post_norm: Norm
-    gate_up: Linear                   # gate then up, concatenated on the output dim
+    gate_up: Linear                   # gate then up, concatenated
     down: Linear
     act: Callable[[torch.Tensor], torch.Tensor]
     q_heads: int
@@ -116,16 +118,21 @@ class LayerWeights(NamedTuple):
     scaling: float
 
 
-def fuse_linears(modules: Sequence[nn.Linear]) -> Linear:
-    """The modules' weights (and biases) concatenated on the output dim, once: afterwards each
-    module's parameters are views of the fused tensors, so the model holds one copy (the
-    module path computes with the views, unchanged). Idempotent while the views are in place."""
+def _transposed(linear: Linear) -> Linear:
+    return Linear(linear.weight.t(), linear.bias)
+
+
+def fuse_linears(modules: Sequence[nn.Module]) -> Linear:
+    """The modules' weights (and biases) concatenated on dim 0, once: afterwards each module's
+    parameters are views of the fused tensors, so the model holds one copy (the module path
+    computes with the views, unchanged). Works for nn.Linear and nn.Embedding (rows = ids).
+    Idempotent while the views are in place."""
     cached = getattr(modules[0], FUSED_ATTR, None)
     if cached is not None and cached[1] == tuple(m.weight.data_ptr() for m in modules):
         return cached[0]
     with torch.no_grad():
         weight = torch.cat([m.weight for m in modules])                         # (sum out, in)
-        has_bias = [m.bias is not None for m in modules]
+        has_bias = [getattr(m, "bias", None) is not None for m in modules]
         if any(has_bias) and not all(has_bias):
             raise ValueError("fuse_linears: all or none of the layers must have a bias")
         bias = torch.cat([m.bias for m in modules]) if all(has_bias) else None  # (sum out,)
@@ -164,9 +171,10 @@ class StepPlan:
         for layer in stack.layers:
             attn, mlp = layer.self_attn, layer.mlp
             self.layers.append(LayerWeights(
-                _norm(layer.input_layernorm), fuse_linears([attn.q_proj, attn.k_proj, attn.v_proj]),
-                Linear(attn.o_proj.weight, attn.o_proj.bias), _norm(layer.post_attention_layernorm),
-                fuse_linears([mlp.gate_proj, mlp.up_proj]), Linear(mlp.down_proj.weight, mlp.down_proj.bias),
+                _norm(layer.input_layernorm), _transposed(fuse_linears([attn.q_proj, attn.k_proj, attn.v_proj])),
+                Linear(attn.o_proj.weight.t(), attn.o_proj.bias), _norm(layer.post_attention_layernorm),
+                _transposed(fuse_linears([mlp.gate_proj, mlp.up_proj])),
+                Linear(mlp.down_proj.weight.t(), mlp.down_proj.bias),
                 mlp.act_fn, cfg.num_attention_heads, cfg.num_key_value_heads, attn.head_dim,
                 mlp.gate_proj.weight.shape[0], attn.layer_idx, attn.scaling,
             ))
@@ -174,24 +182,28 @@ class StepPlan:
 
 
 def _norm(module: nn.Module) -> Norm:
-    return Norm(module.weight, module.variance_epsilon)
+    eps = torch.tensor(module.variance_epsilon, dtype=torch.float32, device=module.weight.device)
+    return Norm(module.weight, eps)
 
 
 def rms_norm(norm: Norm, hidden: torch.Tensor) -> torch.Tensor:
-    """Qwen2RMSNorm's maths in one op where the dtype allows: float32 statistics, the weight
-    applied in the input dtype (as the reference does)."""
-    if hidden.dtype == torch.float32:
-        return F.rms_norm(hidden, hidden.shape[-1:], norm.weight, norm.eps)
-    return norm.weight * F.rms_norm(hidden.float(), hidden.shape[-1:], None, norm.eps).to(hidden.dtype)
+    """Qwen2RMSNorm's maths: float32 statistics, the weight applied in the input dtype (as the
+    reference does), in six ops (aten::rms_norm decomposes into more on the CPU). The mean is
+    the sum times 1/D: the same bits when D is a power of two, as in every MiMo stack."""
+    x = hidden if hidden.dtype == torch.float32 else hidden.float()
+    variance = torch.add(norm.eps, x.square().sum(-1, keepdim=True), alpha=1.0 / x.shape[-1])   # (N, 1)
+    x = x * variance.rsqrt_()
+    return norm.weight * (x if hidden.dtype == torch.float32 else x.to(hidden.dtype))
 
 
-def _plus_linear(residual: torch.Tensor, x: torch.Tensor, linear: Linear) -> torch.Tensor:
-    """residual + linear(x) as one matmul-accumulate: [B, T, in] -> [B, T, out]."""
-    B, T = x.shape[:2]
-    out = torch.addmm(residual.reshape(B * T, -1), x.reshape(B * T, -1), linear.weight.t())   # (B*T, out)
+def _linear(x: torch.Tensor, linear: Linear, residual: torch.Tensor | None = None) -> torch.Tensor:
+    """x (N, in) @ weight (in, out) [+ bias] [+ residual (N, out)] in one matmul op."""
+    if residual is not None:
+        out = torch.addmm(residual, x, linear.weight)
+        return out.add_(linear.bias) if linear.bias is not None else out
     if linear.bias is not None:
-        out += linear.bias
-    return out.view(B, T, -1)
+        return torch.addmm(linear.bias, x, linear.weight)
+    return torch.mm(x, linear.weight)
 
 
 def apply_rotary(x: torch.Tensor, rot: Rotary) -> torch.Tensor:
@@ -220,18 +232,20 @@ def step_stack(
     """
     B, T = hidden.shape[:2]
     is_causal = causal and T > 1 and mask is None
+    hidden = hidden.reshape(B * T, -1)                                              # (B*T, D)
     for layer in plan.layers:
-        x = rms_norm(layer.input_norm, hidden)
-        qkv = F.linear(x, *layer.qkv).view(B, T, -1, layer.head_dim)           # (B, T, Hq+2Hkv, Dh)
-        qk = apply_rotary(qkv[:, :, : layer.q_heads + layer.kv_heads], rot)     # (B, T, Hq+Hkv, Dh)
-        q = qk[:, :, : layer.q_heads].transpose(1, 2)                          # (B, Hq, T, Dh)
-        k = qk[:, :, layer.q_heads :].transpose(1, 2)                          # (B, Hkv, T, Dh)
-        v = qkv[:, :, layer.q_heads + layer.kv_heads :].transpose(1, 2)        # (B, Hkv, T, Dh)
-        k, v = cache.update(k, v, layer.layer_idx)
+        qkv = _linear(rms_norm(layer.input_norm, hidden), layer.qkv)
+        qkv = qkv.view(B, T, -1, layer.head_dim)                                    # (B, T, Hq+2Hkv, Dh)
+        qk = apply_rotary(qkv[:, :, : layer.q_heads + layer.kv_heads], rot)         # (B, T, Hq+Hkv, Dh)
+        q = qk[:, :, : layer.q_heads].transpose(1, 2)                              # (B, Hq, T, Dh)
+        k = qk[:, :, layer.q_heads :].transpose(1, 2)                              # (B, Hkv, T, Dh)
+        v = qkv[:, :, layer.q_heads + layer.kv_heads :].transpose(1, 2)            # (B, Hkv, T, Dh)
+        if cache is not None:
+            k, v = cache.update(k, v, layer.layer_idx)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal, scale=layer.scaling,
                                              enable_gqa=layer.q_heads != layer.kv_heads)   # (B, Hq, T, Dh)
-        hidden = _plus_linear(hidden, out.transpose(1, 2).reshape(B, T, -1), layer.o)
-        gate_up = F.linear(rms_norm(layer.post_norm, hidden), *layer.gate_up)   # (B, T, 2F)
-        x = layer.act(gate_up[..., : layer.ffn]) * gate_up[..., layer.ffn :]
-        hidden = _plus_linear(hidden, x, layer.down)
-    return rms_norm(plan.norm, hidden)
+        hidden = _linear(out.transpose(1, 2).reshape(B * T, -1), layer.o, hidden)
+        gate_up = _linear(rms_norm(layer.post_norm, hidden), layer.gate_up)         # (B*T, 2F)
+        x = layer.act(gate_up[:, : layer.ffn]).mul_(gate_up[:, layer.ffn :])
+        hidden = _linear(x, layer.down, hidden)
+    return rms_norm(plan.norm, hidden).view(B, T, -1)
