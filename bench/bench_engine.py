@@ -10,7 +10,7 @@ For each: groups/s of the eager path vs the fast path at batch 1 (same seeds; wh
 sampled tokens are the same is shown, not required: the fast path's exactness rule,
 docs/FAST_PATH.md, asks for identical greedy goldens in float32), aggregate groups/s of the fast path at batch 1, 4 and 8, time to the first
 streamed group, and the peak RSS of a fresh process while loading the checkpoint vs its size
-on disk. Requests use the spoken-dialogue samplers of spec section 7 (text and speech groups
+on disk. Requests use the spoken-dialogue samplers of docs/FORMAT.md section 7 (text and speech groups
 mixed). Batch-1 weight traffic: the bytes of weights a group reads (each step needs every
 weight it uses once) times groups/s gives the rate each path streams weights at; it is shown
 next to the rate of the text head's one-row matrix-vector product alone (the step's largest
@@ -54,7 +54,7 @@ CONFIGS = {
 }
 # <|empty|> raised in lm_head (as in the fixtures) so that a share of groups is speech
 EMPTY_ROW_NORM = {"tiny": 15.0, "mid": 40.0}
-# the spoken-dialogue defaults of spec section 7 (a task that mixes text and speech groups)
+# the spoken-dialogue defaults of docs/FORMAT.md section 7 (a task that mixes text and speech groups)
 TEXT, AUDIO = TASKS["dialogue"].text, TASKS["dialogue"].audio
 EMPTY_CODES = tiny_config(VOCAB).speech_empty_ids      # the release's empty ids (both configs)
 

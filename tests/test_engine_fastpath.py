@@ -1,7 +1,7 @@
 """The fast path against the eager (reference-faithful) path under the fast path's exactness
 rule (docs/FAST_PATH.md): the fused step (``step_stack``) agrees with the module path
 (``run_stack``) to float32 rounding, and in float32 the fast decoder makes the eager decoder's
-tokens (greedy and with the spec samplers); bf16 is held to the goldens' agreement rule in
+tokens (greedy and with the task-default samplers); bf16 is held to the goldens' agreement rule in
 tests/test_engine_golden.py. Also: fusing the projections keeps one copy of the weights."""
 
 import pytest
@@ -158,7 +158,7 @@ def test_fast_decoder_makes_eager_tokens_in_float32_with_close_states(model, inp
 
 
 def test_fast_path_samples_like_eager_with_the_spec_samplers_in_float32():
-    """Spec-default samplers (top-p over whole vocabularies, no top-k), in float32: the fast
+    """Task-default samplers (top-p over whole vocabularies, no top-k), in float32: the fast
     path's stacked patch-decoder sampling (channels of different vocabulary sizes side by side)
     decides as eager's per-channel sampling, every group."""
     model = build_tiny_lm(VOCAB, seed=19, row_norms={EMPTY: 9.0})   # seed 19: ~half speech

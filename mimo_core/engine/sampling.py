@@ -1,4 +1,4 @@
-"""Samplers with the reference's order of operations (spec section 7).
+"""Samplers with the reference's order of operations (docs/FORMAT.md section 7).
 
 For one row of logits: temperature, top-k (drop everything below the k-th largest value),
 top-p (sort ascending, drop tokens whose cumulative probability is <= 1 - p, always keeping
@@ -27,7 +27,7 @@ TopP = Callable[[torch.Tensor, float], torch.Tensor]
 def process_logits(scores: torch.Tensor, cfg: SamplerConfig, top_p: TopP = top_p_filter) -> torch.Tensor:
     """Temperature, top-k, top-p on scores (N, V); returns new scores with -inf where removed.
 
-    The spec's filter order over whole rows: the definition :func:`candidates` and
+    The filter order of docs/FORMAT.md section 7 over whole rows: the definition :func:`candidates` and
     :func:`decide_rows` are tested against. ``top_p`` is the nucleus filter (see
     :mod:`~mimo_core.engine.top_p`; both give the same bits)."""
     scores = scores / cfg.temperature

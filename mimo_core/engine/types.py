@@ -1,6 +1,6 @@
 """Requests, events and results of the generation engine (ids only, no text, no audio).
 
-Token matrices use the spec's layout: K = C + 1 rows (row 0 text, rows 1..C the RVQ
+Token matrices use the layout of docs/FORMAT.md section 1: K = C + 1 rows (row 0 text, rows 1..C the RVQ
 channels), T columns at the codec frame rate, T a multiple of P (4); every P columns are one
 LM position ("group"). In a prompt, row 0 holds the text id in a group's first column and
 ``TEXT_FILLER`` (-100) in the others; a *generated* group repeats its text id in all P columns

@@ -156,5 +156,5 @@ class MimoLMConfig:
     # ---- well-known configurations ---------------------------------------------------------
     @classmethod
     def release(cls) -> "MimoLMConfig":
-        """The config of MiMo-Audio-7B-Base / -Instruct (spec section 3)."""
+        """The config of MiMo-Audio-7B-Base / -Instruct (docs/FORMAT.md section 3)."""
         return cls(extra={"model_type": "qwen2", "architectures": ["MiMoAudioModel"]})

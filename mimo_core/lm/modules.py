@@ -1,5 +1,5 @@
 """The MiMo-Audio language model as an ``nn.Module`` whose attribute names are the official
-state-dict keys (spec section 3), so released checkpoints load with no key mapping.
+state-dict keys (docs/FORMAT.md section 3), so released checkpoints load with no key mapping.
 
 One LM position ("group") covers P = 4 codec frames. Its input is the text embedding plus
 the patch-encoded speech embedding of its P x C codes; its output hidden state gives the
