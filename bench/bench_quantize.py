@@ -63,24 +63,13 @@ def rss_bytes() -> int:
     raise RuntimeError("no VmRSS")
 
 
-def tensor_bytes(module) -> int:
-    """Bytes held by the parameters, looking inside tensor subclasses (torchao's)."""
-    total = 0
-    for p in module.parameters():
-        if hasattr(p, "__tensor_flatten__"):
-            inner, _ = p.__tensor_flatten__()
-            total += sum(getattr(p, n).numel() * getattr(p, n).element_size() for n in inner)
-        else:
-            total += p.numel() * p.element_size()
-    return total
-
-
 def child(args: argparse.Namespace) -> None:
     import torch
 
     from bench.bench_engine import prompt
     from mimo_core.engine import Engine, GenerationRequest, SamplerConfig
     from mimo_core.lm import load_mimo_lm
+    from mimo_core.lm.quantize import held_bytes
 
     torch.set_num_threads(args.threads)
     dtype, quantize = MODES[args.mode]
@@ -98,7 +87,7 @@ def child(args: argparse.Namespace) -> None:
     # after a generation every weight has been read (a bf16 checkpoint loaded as bf16 stays a
     # file mapping until then), so the growth covers the weights and the caches
     grown = rss_bytes() - before
-    print(json.dumps({"mode": args.mode, "rss_mb": grown / 2**20, "weights_mb": tensor_bytes(model) / 2**20,
+    print(json.dumps({"mode": args.mode, "rss_mb": grown / 2**20, "weights_mb": held_bytes(model) / 2**20,
                       "groups_per_s": result.new_groups / best,
                       "ids": result.new_ids.tolist()}))
 

@@ -87,3 +87,13 @@ def tiny_codec(tiny_codec_dir):
 
     torch.set_num_threads(2)
     return load_audio_tokenizer(tiny_codec_dir)
+
+
+@pytest.fixture(scope="module")
+def mimo(tiny):
+    """The facade over the tiny checkpoints, one per test module (closed at its end)."""
+    from mimo_core.tasks import MimoAudio
+
+    m = MimoAudio.from_specs("tiny")
+    yield m
+    m.close()

@@ -10,20 +10,8 @@ import torch
 
 from mimo_core.errors import DeviceError
 from mimo_core.lm import load_mimo_lm
-from mimo_core.lm.quantize import check_mode, quantize_lm, quantized_linears
+from mimo_core.lm.quantize import check_mode, held_bytes, quantize_lm, quantized_linears
 from mimo_core.tasks.placement import lm_weight_bytes
-
-
-def tensor_bytes(module: torch.nn.Module) -> int:
-    """Bytes held by the parameters, looking inside tensor subclasses (torchao's)."""
-    total = 0
-    for p in module.parameters():
-        if hasattr(p, "__tensor_flatten__"):
-            inner, _ = p.__tensor_flatten__()
-            total += sum(getattr(p, n).numel() * getattr(p, n).element_size() for n in inner)
-        else:
-            total += p.numel() * p.element_size()
-    return total
 
 
 def test_the_backbone_and_heads_are_the_targets(tiny):
@@ -42,11 +30,11 @@ def test_int8_saves_what_the_plan_says_and_still_generates(tiny):
 
     plain = load_mimo_lm(tiny / "lm", dtype=torch.bfloat16)
     quantized = load_mimo_lm(tiny / "lm", dtype=torch.bfloat16, quantize="int8")
-    assert tensor_bytes(quantized) < tensor_bytes(plain)
-    assert tensor_bytes(plain) == lm_weight_bytes(plain.config, torch.bfloat16)
+    assert held_bytes(quantized) < held_bytes(plain)
+    assert held_bytes(plain) == lm_weight_bytes(plain.config, torch.bfloat16)
     # the planner's int8 size is the measured one (scales per row included)
-    assert abs(tensor_bytes(quantized) - lm_weight_bytes(plain.config, torch.bfloat16, "int8")) \
-        <= 0.02 * tensor_bytes(quantized)
+    assert abs(held_bytes(quantized) - lm_weight_bytes(plain.config, torch.bfloat16, "int8")) \
+        <= 0.02 * held_bytes(quantized)
     # a quantized Linear computes close to the bf16 one
     x = torch.randn(3, plain.config.hidden_size, dtype=torch.bfloat16)
     ref, out = plain.lm_head(x).float(), quantized.lm_head(x).float()

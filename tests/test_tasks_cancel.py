@@ -11,18 +11,11 @@ import pytest
 from mimo_core.tasks import ChatRequest, GenerationOptions, MimoAudio, TTSRequest
 
 
-@pytest.fixture(scope="module")
-def mimo(tiny):
-    m = MimoAudio.from_specs("tiny")
-    yield m
-    m.close()
-
-
 @pytest.mark.parametrize("make", [
-    lambda: TTSRequest(text="A long story, read slowly.", options=GenerationOptions(seed=1, min_new_groups=300,
-                                                                                      max_new_groups=300)),
-    lambda: ChatRequest(text="Tell me everything.", options=GenerationOptions(seed=1, min_new_groups=300,
-                                                                             max_new_groups=300)),
+    lambda: TTSRequest(text="A long story, read slowly.", options=GenerationOptions(seed=1, min_new_groups=2000,
+                                                                                      max_new_groups=2000)),
+    lambda: ChatRequest(text="Tell me everything.", options=GenerationOptions(seed=1, min_new_groups=2000,
+                                                                             max_new_groups=2000)),
 ], ids=["tts", "chat"])
 def test_a_slow_consumer_gets_the_cancelled_result_next(mimo, make):
     cancel = threading.Event()

@@ -58,13 +58,6 @@ def test_cli_builds_the_request_from_the_fields(parser, argv, expected):
 
 # ------------------------------------------------------------------------ dialogue options
 @pytest.fixture(scope="module")
-def mimo(tiny):
-    m = MimoAudio.from_specs("tiny")
-    yield m
-    m.close()
-
-
-@pytest.fixture(scope="module")
 def first(mimo):
     t = np.arange(int(0.6 * SAMPLE_RATE)) / SAMPLE_RATE
     clip = ((0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), SAMPLE_RATE)

@@ -23,13 +23,6 @@ SILENCE = SAMPLE_RATE          # the reference's one second of zeros when no spe
 
 
 @pytest.fixture(scope="module")
-def mimo(tiny):
-    m = MimoAudio.from_specs("tiny")
-    yield m
-    m.close()
-
-
-@pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     """Synthetic 24 kHz clips: a voiced-like sweep with harmonics, a chirp, a noisy tone."""
     out = tmp_path_factory.mktemp("clips")

@@ -34,13 +34,6 @@ def test_task_result_exposes_thinking_and_answer():
     assert (plain.thinking, plain.answer) == ("", "because")
 
 
-@pytest.fixture(scope="module")
-def mimo(tiny):
-    m = MimoAudio.from_specs("tiny")
-    yield m
-    m.close()
-
-
 def _tail(mimo, prompt) -> str:
     lm = mimo.models.lm("instruct")
     ids = [int(i) for i in prompt[0, ::GROUP_SIZE][-40:]]

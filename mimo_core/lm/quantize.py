@@ -66,3 +66,16 @@ def quantize_lm(model: nn.Module, mode: str | None) -> nn.Module:
     targets = set(map(id, quantized_linears(model)))
     quantize_(model, config, filter_fn=lambda module, _name: id(module) in targets)
     return model
+
+
+def held_bytes(module: nn.Module) -> int:
+    """Bytes the parameters hold, looking inside tensor subclasses (torchao's quantized weights
+    keep their data in inner tensors)."""
+    total = 0
+    for p in module.parameters():
+        if hasattr(p, "__tensor_flatten__"):
+            inner, _ = p.__tensor_flatten__()
+            total += sum(getattr(p, n).numel() * getattr(p, n).element_size() for n in inner)
+        else:
+            total += p.numel() * p.element_size()
+    return total
