@@ -36,17 +36,14 @@ def mic_wav(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def talking_browser(mic_wav):
-    """Chromium whose microphone says the question (the flag is per browser, not per context)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install -y chromium chromium-driver)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+def talking_browser(playwright, mic_wav):
+    """Chromium whose microphone says the question (the flag is per browser, not per context),
+    launched by the session's one Playwright driver."""
     flags = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
              f"--use-file-for-fake-audio-capture={mic_wav}"]
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=flags)
-        yield browser
-        browser.close()
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=flags)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="module")
