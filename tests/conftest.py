@@ -97,3 +97,17 @@ def mimo(tiny):
     m = MimoAudio.from_specs("tiny")
     yield m
     m.close()
+
+
+@pytest.fixture
+def wav(tmp_path) -> str:
+    """A one-second 24 kHz tone as a wav file (an audio input for the UI and task tests)."""
+    import numpy as np
+    import soundfile as sf
+
+    from mimo_core.constants import SAMPLE_RATE
+
+    path = tmp_path / "speech.wav"
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), SAMPLE_RATE)
+    return str(path)

@@ -42,14 +42,6 @@ def h(fake):
     return Handlers(fake, presets={})
 
 
-@pytest.fixture
-def wav(tmp_path):
-    path = tmp_path / "speech.wav"
-    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
-    sf.write(path, (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), SAMPLE_RATE)
-    return str(path)
-
-
 def error_of(fn, *args, **values) -> str:
     """The toast a handler shows for these arguments (generators are drained)."""
     with pytest.raises(gr.Error) as info:

@@ -67,14 +67,6 @@ def handlers(backend):
     return Handlers(backend, presets={})
 
 
-@pytest.fixture
-def wav(tmp_path):
-    path = tmp_path / "speech.wav"
-    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
-    sf.write(path, (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), SAMPLE_RATE)
-    return str(path)
-
-
 def drain(gen) -> list:
     return list(gen)
 
