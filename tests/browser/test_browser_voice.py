@@ -102,7 +102,7 @@ def status(page) -> str:
     return page.locator("#voice-status").inner_text()
 
 
-def test_a_spoken_question_gets_a_reply_that_plays_by_itself(talking_browser, app_url):
+def test_a_spoken_question_gets_a_reply_that_plays_by_itself(talking_browser, app_url, screenshots):
     context, page = open_voice(talking_browser, app_url)
     try:
         set_max_reply(page, 3)
@@ -111,6 +111,7 @@ def test_a_spoken_question_gets_a_reply_that_plays_by_itself(talking_browser, ap
         wait_until(lambda: page.locator("#voice-chat [data-testid=user]").count() >= 1, SLOW)
         wait_until(lambda: playing(page), SLOW)                    # autoplay, no click
         wait_until(lambda: bot_texts(page), SLOW)
+        page.screenshot(path=str(screenshots / "voice_chat.png"), full_page=True)
     finally:
         page.locator("#voice-stop").click()
         context.close()
