@@ -67,6 +67,20 @@ def _examples_file(tmp_path, clips, items=None, name="examples.json"):
     return path
 
 
+def test_chat_thinking_json_has_the_reasoning_apart(cli, tmp_path):
+    """--thinking on chat (derived from the registry) opens the think block; the JSON result
+    carries the answer and the reasoning apart, the full text beside them."""
+    from mimo_core.thinking import split_thinking
+
+    js = tmp_path / "r.json"
+    code, stdout, _ = cli("chat", *TINY, "--text", "Why?", "--thinking", "--json", js, "--seed", 2,
+                          "--max-new-groups", 8)
+    assert code == 0
+    result = json.loads(js.read_text())
+    assert (result["thinking"], result["answer"]) == split_thinking(result["text"], opened=True)
+    assert stdout.strip() == result["text"].strip()
+
+
 def test_tts_writes_wav_json_and_tokens(cli, tmp_path):
     out, js, tok = tmp_path / "hello.wav", tmp_path / "r.json", tmp_path / "t.npy"
     code, stdout, _ = cli("tts", *TINY, "--text", "Hello there.", "--out", out, "--json", js,

@@ -291,6 +291,8 @@ def result_json(result, paths: dict, tiny: bool) -> dict:
     return {
         "task": result.task,
         "text": result.text,
+        "answer": result.answer,            # the text without the reasoning
+        "thinking": result.thinking,        # the reasoning ("" when the model did not think)
         "stop_reason": result.stop_reason,
         "stop_token": result.stop_token,
         "new_groups": result.new_groups,
