@@ -1,7 +1,10 @@
 """Shared test fixtures: where ../shared/fixtures is, and skipping cleanly without it."""
 
+import argparse
 import json
 import os
+import socket
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -111,3 +114,26 @@ def wav(tmp_path) -> str:
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     sf.write(path, (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), SAMPLE_RATE)
     return str(path)
+
+
+def free_port() -> int:
+    """A free TCP port on localhost (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def launched(demo, *, api=None, routes=(), concurrency: int = 2, max_queue: int = 16, **flags):
+    """Serve a built app (UI, plus the /v1 ``api`` and extra ``routes``) with app.launch on a
+    free localhost port, as the app command does; yield its base URL (no trailing slash)."""
+    from app.launch import launch
+
+    port = free_port()
+    args = argparse.Namespace(concurrency=concurrency, max_queue=max_queue, share=False,
+                              server_name="127.0.0.1", port=port, root_path=None, **flags)
+    launch(demo, args, block=False, api=api, routes=routes)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        demo.close()

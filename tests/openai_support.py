@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -13,14 +12,10 @@ from contextlib import contextmanager
 import numpy as np
 import soundfile as sf
 
+from tests.conftest import free_port
+
 SAMPLE_RATE = 24_000
 START_TIMEOUT_S = 30
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -27,14 +27,11 @@ SMALL = {"max_tokens": GROUPS, "seed": 1}
 
 
 @pytest.fixture(scope="module")
-def model(tiny):
-    from mimo_core.tasks import MimoAudio
-
-    m = MimoAudio.from_specs("tiny", device="cpu", dtype="float32")
-    m.load("tokenizer")
-    m.load("instruct")
-    yield m
-    m.close()
+def model(mimo):
+    """The module's tiny facade (conftest), loaded as a running server has it."""
+    mimo.load("tokenizer")
+    mimo.load("instruct")
+    return mimo
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import argparse
 import httpx
 import pytest
 
-from .openai_support import free_port
+from tests.conftest import launched
 
 openai = pytest.importorskip("openai", reason="the openai client is not installed (requirements-dev.txt)")
 
@@ -16,7 +16,7 @@ openai = pytest.importorskip("openai", reason="the openai client is not installe
 @pytest.fixture(scope="module")
 def app_url(tiny, tmp_path_factory):
     from app.backend import make_backend
-    from app.launch import TINY_BANNER, launch, make_handlers
+    from app.launch import TINY_BANNER, make_handlers
     from app.openai_api import ApiConfig, build_api
     from app.ui import build_app
     from mimo_core.tasks import MimoAudio
@@ -25,12 +25,9 @@ def app_url(tiny, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MIMO_APP_TMP", str(tmp_path_factory.mktemp("app_out")))
         demo = build_app(make_handlers(model, TINY_BANNER.format(reason="(tests) ")))
-        port = free_port()
-        args = argparse.Namespace(concurrency=2, max_queue=8, share=False, server_name="127.0.0.1",
-                                  port=port, root_path=None, api_key=None)
-        launch(demo, args, block=False, api=build_api(make_backend(model), ApiConfig()))
-        yield f"http://127.0.0.1:{port}"
-        demo.close()
+        with launched(demo, max_queue=8, api=build_api(make_backend(model), ApiConfig()),
+                      api_key=None) as url:
+            yield url
     model.close()
 
 

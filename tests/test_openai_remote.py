@@ -26,12 +26,8 @@ PROCESS_START_S = 180            # a fresh interpreter importing the app, on a b
 
 
 @pytest.fixture(scope="module")
-def model(tiny):
-    from mimo_core.tasks import MimoAudio
-
-    m = MimoAudio.from_specs("tiny", device="cpu", dtype="float32")
-    yield m
-    m.close()
+def model(mimo):
+    return mimo
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,8 @@ websocket client: the documented example, barge-in, control messages and bad inp
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ websockets = pytest.importorskip("websockets", reason="the websockets client is 
 from websockets.sync.client import connect  # noqa: E402
 
 from tests.browser.fake_backend import FakeMimoAudio  # noqa: E402
+from tests.conftest import launched  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "assets" / "question_capital.flac"
@@ -27,22 +26,15 @@ STEP_S = 0.01
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     from app import Handlers, build_app
-    from app.launch import launch
     from app.voice import voice_routes
 
     fake = FakeMimoAudio(groups=REPLY_GROUPS, step_s=STEP_S)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MIMO_APP_TMP", str(tmp_path_factory.mktemp("voice_out")))
         handlers = Handlers(fake, presets={})
-        demo = build_app(handlers)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        args = argparse.Namespace(concurrency=2, max_queue=8, share=False, server_name="127.0.0.1",
-                                  port=port, root_path=None)
-        launch(demo, args, block=False, routes=voice_routes(handlers.backend, handlers.limits))
-        yield f"ws://127.0.0.1:{port}/voice/ws", fake
-        demo.close()
+        routes = voice_routes(handlers.backend, handlers.limits)
+        with launched(build_app(handlers), max_queue=8, routes=routes) as url:
+            yield url.replace("http://", "ws://") + "/voice/ws", fake
 
 
 def example_talk():

@@ -7,12 +7,12 @@ fixture needs neither, so the gradio_client tests always run.
 
 from __future__ import annotations
 
-import argparse
 import os
-import socket
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import launched
 
 from tests.browser.ui_helpers import new_context
 
@@ -20,12 +20,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +38,7 @@ def tiny_model(tiny):
 @pytest.fixture(scope="session")
 def app_url(tiny_model, tmp_path_factory):
     """Serve the app (tiny model, demo banner) and return its URL."""
-    from app.launch import TINY_BANNER, launch, make_handlers
+    from app.launch import TINY_BANNER, make_handlers
     from app.ui import build_app
 
     with pytest.MonkeyPatch.context() as mp:         # restored when the session ends
@@ -52,13 +46,8 @@ def app_url(tiny_model, tmp_path_factory):
         # gradio's cache of this session's own: no state shared with earlier runs or other apps
         mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_cache")))
         handlers = make_handlers(tiny_model, TINY_BANNER.format(reason="(tests) "))
-        demo = build_app(handlers)
-        port = _free_port()
-        args = argparse.Namespace(concurrency=4, max_queue=32, share=False,
-                                  server_name="127.0.0.1", port=port, root_path=None)
-        launch(demo, args, block=False)
-        yield f"http://127.0.0.1:{port}/"
-        demo.close()
+        with launched(build_app(handlers), concurrency=4, max_queue=32) as url:
+            yield url + "/"
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,6 @@ conversations (fake backend, so replies are long and their text names the turn).
 
 from __future__ import annotations
 
-import argparse
-import socket
 import subprocess
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.fake_backend import FakeMimoAudio
+from tests.conftest import launched
 from tests.browser.ui_helpers import needs_ffmpeg, wait_until
 
 pytestmark = [pytest.mark.browser, needs_ffmpeg]
@@ -51,19 +50,12 @@ def fake_app(tmp_path_factory):
     """The app over a fake backend whose replies are slow (0.1 s a position: still generating
     when the looped question comes round again) and name their turn."""
     from app import Handlers, build_app
-    from app.launch import launch
 
     fake = FakeMimoAudio(groups=400, step_s=STEP_S)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MIMO_APP_TMP", str(tmp_path_factory.mktemp("voice_app_out")))
-        demo = build_app(Handlers(fake, presets={}))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        launch(demo, argparse.Namespace(concurrency=2, max_queue=16, share=False, port=port,
-                                        server_name="127.0.0.1", root_path=None), block=False)
-        yield f"http://127.0.0.1:{port}/", fake
-        demo.close()
+        with launched(build_app(Handlers(fake, presets={}))) as url:
+            yield url + "/", fake
 
 
 def open_voice(browser, url: str):
