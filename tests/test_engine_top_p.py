@@ -1,11 +1,12 @@
-"""The fast top-p filter gives the reference formulation's result bit for bit."""
+"""The fast top-p filter gives the reference formulation's result bit for bit; with
+ties="index" it gives the stable-sort formulation's result bit for bit."""
 
 import pytest
 import torch
 
 from mimo_core.engine import top_p as top_p_module
 from mimo_core.engine.sampling import SamplerConfig, process_logits
-from mimo_core.engine.top_p import top_p_filter, top_p_reference
+from mimo_core.engine.top_p import top_p_fast, top_p_filter, top_p_reference
 
 
 def same(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -18,9 +19,9 @@ def reference_calls(monkeypatch):
     calls = []
     original = top_p_module.top_p_reference
 
-    def counting(scores, p):
+    def counting(scores, p, stable=False):
         calls.append(scores.shape[0])
-        return original(scores, p)
+        return original(scores, p, stable)
 
     monkeypatch.setattr(top_p_module, "top_p_reference", counting)
     return calls
@@ -101,3 +102,68 @@ def test_degenerate_rows_match():
         assert torch.equal(torch.isnan(top_p_filter(rows, p)), torch.isnan(top_p_reference(rows, p)))
         fast, ref = top_p_filter(rows, p).nan_to_num(nan=7.0), top_p_reference(rows, p).nan_to_num(nan=7.0)
         assert same(fast, ref)
+
+
+# ---- ties="index": boundary ties dropped by token id (the stable sort's order), no index sort ----
+
+def stable_reference(scores, p):
+    return top_p_reference(scores, p, stable=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64])
+def test_index_ties_equal_the_stable_sort_without_falling_back(dtype, reference_calls):
+    gen = torch.Generator().manual_seed(7)
+    tie_heavy = torch.randint(0, 6, (5, 4000), generator=gen).to(dtype)          # long runs of equal scores
+    text_rows = ((torch.randn(8, 151680, generator=gen) * 2.5).to(dtype) / 0.6)
+    straddled = 0
+    for scores in (tie_heavy, text_rows):
+        for p in (1e-9, 0.3, 0.6, 0.9, 0.95, 1.0):
+            got = top_p_filter(scores, p, ties="index")
+            assert same(got, stable_reference(scores, p))
+            values = torch.sort(scores).values
+            n_drop = int((values.softmax(-1).cumsum(-1)[0] <= 1 - p).sum())
+            straddled += 0 < n_drop < scores.shape[1] and bool(values[0, n_drop - 1] == values[0, n_drop])
+    assert straddled > 0                           # boundary ties were there to break
+    assert reference_calls == []                   # and no row went to a sort
+
+
+def test_index_ties_keep_as_many_tokens_with_the_same_probabilities_as_the_reference():
+    """Only *which* of several equal scores survive can differ from the (unstable) reference."""
+    gen = torch.Generator().manual_seed(8)
+    scores = ((torch.randn(8, 151680, generator=gen) * 2.5).to(torch.bfloat16) / 0.6)
+    ours, reference = top_p_filter(scores, 0.95, ties="index"), top_p_reference(scores, 0.95)
+    for row in range(8):
+        kept_ours = ours[row][~torch.isinf(ours[row])]
+        kept_ref = reference[row][~torch.isinf(reference[row])]
+        assert same(torch.sort(kept_ours).values, torch.sort(kept_ref).values)
+    assert not same(ours, reference)               # bf16 text rows: the id choice does differ
+
+
+def test_index_ties_batch_equals_row_by_row():
+    gen = torch.Generator().manual_seed(9)
+    scores = ((torch.randn(8, 151680, generator=gen) * 2.5).to(torch.bfloat16) / 0.6)
+    scores[2, :1000] = float("-inf")
+    got = top_p_filter(scores, 0.95, ties="index")
+    assert same(got, torch.cat([top_p_filter(scores[i : i + 1], 0.95, ties="index") for i in range(8)]))
+
+
+def test_index_ties_degenerate_rows_match_the_stable_sort():
+    rows = torch.tensor([[float("-inf")] * 6,
+                         [0.0, float("nan"), 1.0, 2.0, 3.0, 4.0],
+                         [-0.0, 0.0, -0.0, 0.0, 1.0, 1.0],
+                         [float("inf"), 0.0, 1.0, 2.0, 3.0, 4.0],
+                         [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]])
+    for p in (0.1, 0.5, 0.95):
+        got, ref = top_p_filter(rows, p, ties="index"), stable_reference(rows, p)
+        assert torch.equal(torch.isnan(got), torch.isnan(ref))
+        assert same(got.nan_to_num(nan=7.0), ref.nan_to_num(nan=7.0))
+
+
+def test_the_fast_paths_filter_keeps_reference_bits_in_float32_and_breaks_ties_by_id_in_16_bits():
+    gen = torch.Generator().manual_seed(10)
+    scores = torch.randint(0, 6, (5, 4000), generator=gen).float()
+    assert same(top_p_fast(scores, 0.6), top_p_reference(scores, 0.6))
+    for dtype in (torch.bfloat16, torch.float16):
+        assert same(top_p_fast(scores.to(dtype), 0.6), stable_reference(scores.to(dtype), 0.6))
+    with pytest.raises(ValueError, match="ties"):
+        top_p_filter(scores, 0.6, ties="random")

@@ -25,6 +25,7 @@ from ..lm.modules import MimoAudioLM
 from ..lm.stack import Rotary, StepPlan, additive_mask, rotary_tables, step_stack
 from .delay import UNGENERATED, num_steps, schedule, undelay
 from .sampling import NEG_INF, sample_rows
+from .top_p import top_p_fast
 from .types import GenerationResult, GroupEvent, RequestState, StopReason, stop_after_group
 
 StepOutput = tuple[RequestState, GroupEvent, GenerationResult | None]
@@ -112,7 +113,7 @@ class BatchDecoder:
         text_logits = model.lm_head(self.hidden[:n])                           # (n, V)
         text_ids = sample_rows(
             text_logits, [s.request.text_sampler for s in rows], [s.generator for s in rows],
-            [s.forbidden_text() for s in rows],
+            [s.forbidden_text() for s in rows], top_p=top_p_fast,
         ).tolist()
         speech = [t == self.empty_text_id for t in text_ids]
         codes = self._patch_decode(n, rows, speech) if any(speech) else None     # (n, P, C)
@@ -197,7 +198,7 @@ class BatchDecoder:
             stacked = self.stacked_logits[: k * n]                                # (k*n, V_max)
             fused.head_logits(hidden, index, stacked.view(k, n, -1))
             tokens = sample_rows(stacked, samplers * k, generators * k, banned, speech * k,
-                                 widths=widths).view(k, n)                        # (k, n)
+                                 top_p=top_p_fast, widths=widths).view(k, n)                        # (k, n)
             canvas[:, t, index] = tokens.T                                        # (n, k)
             if t == last:
                 break
