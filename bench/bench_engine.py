@@ -11,7 +11,8 @@ sampled tokens are the same is shown, not required: the fast path's exactness ru
 docs/FAST_PATH.md, asks for identical greedy goldens in float32), aggregate groups/s of the fast path at batch 1, 4 and 8, time to the first
 streamed group, and the peak RSS of a fresh process while loading the checkpoint vs its size
 on disk. Requests use the spoken-dialogue samplers of docs/FORMAT.md section 7 (text and speech groups
-mixed). Batch-1 weight traffic: the bytes of weights a group reads (each step needs every
+mixed; --mix text makes every group a text group, so that both paths do the same work even
+where their bf16 arithmetic draws different tokens). Batch-1 weight traffic: the bytes of weights a group reads (each step needs every
 weight it uses once) times groups/s gives the rate each path streams weights at; it is shown
 next to the rate of the text head's one-row matrix-vector product alone (the step's largest
 weight stream). A batch-1 path cannot beat that rate by much: it bounds how much faster any
@@ -54,6 +55,11 @@ CONFIGS = {
 }
 # <|empty|> raised in lm_head (as in the fixtures) so that a share of groups is speech
 EMPTY_ROW_NORM = {"tiny": 15.0, "mid": 40.0}
+# --mix: "dialogue" mixes text and speech groups (how many of each depends on the tokens drawn, so
+# two paths whose bf16 arithmetic differs can make different shares: the shares are printed);
+# "text" leaves its row at zero (about one chance in 151,680 per group of a speech group): the
+# same work for both paths whatever tokens they draw, for a like-for-like ratio (a text chat).
+MIX_NORMS = {"dialogue": EMPTY_ROW_NORM, "text": {"tiny": 0.0, "mid": 0.0}}
 # the spoken-dialogue defaults of docs/FORMAT.md section 7 (a task that mixes text and speech groups)
 TEXT, AUDIO = TASKS["dialogue"].text, TASKS["dialogue"].audio
 EMPTY_CODES = tiny_config(VOCAB).speech_empty_ids      # the release's empty ids (both configs)
@@ -163,7 +169,7 @@ def load_memory(ckpt: Path, dtype: str) -> dict:
 
 
 def bench_config(name: str, overrides: dict, args, workdir: Path) -> dict:
-    ckpt = write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: EMPTY_ROW_NORM[name]},
+    ckpt = write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: MIX_NORMS[args.mix][name]},
                          **overrides)
     model = load_mimo_lm(ckpt, device=args.device, dtype=getattr(torch, args.dtype))
     n, P0, reps = args.groups, args.prompt_groups, args.repeats
@@ -189,6 +195,8 @@ def bench_config(name: str, overrides: dict, args, workdir: Path) -> dict:
     (t_eager, r_eager), (t_fast, r_fast), (t_matvec, _) = timed[:3]
     row["same_tokens_eager_fast"] = bool(torch.equal(r_eager.generated_ids, r_fast.generated_ids))
     row["speech_share"] = float((r_fast.new_ids[0, ::4] == EMPTY).float().mean())
+    row["eager_speech_share"] = float((r_eager.new_ids[0, ::4] == EMPTY).float().mean())
+    row["b8_speech_share"] = float(torch.cat([r.new_ids[0, ::4] for r in timed[-1][1]]).eq(EMPTY).float().mean())
     row["eager_b1_gps"] = n / t_eager
     row["fast_gps"] = n / t_fast
     every, speech = weight_bytes(model)
@@ -219,6 +227,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--configs", default="tiny,mid")
+    parser.add_argument("--mix", default="dialogue", choices=sorted(MIX_NORMS),
+                        help="groups made: dialogue (text and speech mixed) or text (text groups only)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
                         help="dtype the model runs in (the checkpoint is written in bf16)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (timings synchronise the device)")
@@ -235,16 +245,17 @@ def main() -> int:
 
     print(f"\nengine benchmark: {args.groups} groups/request, prompts of {args.prompt_groups}+ groups, "
           f"{args.threads} thread(s), {os.cpu_count()} CPUs, torch {torch.__version__}, device {args.device}, {args.dtype}, "
-          f"best of {args.repeats}")
+          f"best of {args.repeats}, mix {args.mix}")
     head = ["config", "params M", "eager b1", "fast b1", "fast/eager", "b1 agg", "b4 agg", "b8 agg",
-            "b8/eager", "1st group ms", "same tokens", "speech %"]
+            "b8/eager", "1st group ms", "same tokens", "speech % eager/fast/b8"]
     print(" | ".join(head))
     for r in rows:
         print(" | ".join([
             r["config"], f"{r['params_m']:.1f}", f"{r['eager_b1_gps']:.1f}", f"{r['fast_gps']:.1f}",
             f"{r['fast_gps'] / r['eager_b1_gps']:.2f}x", f"{r['fast_b1_gps']:.1f}", f"{r['fast_b4_gps']:.1f}",
             f"{r['fast_b8_gps']:.1f}", f"{r['fast_b8_gps'] / r['eager_b1_gps']:.2f}x", f"{r['first_group_ms']:.1f}",
-            str(r["same_tokens_eager_fast"]), f"{100 * r['speech_share']:.0f}"]))
+            str(r["same_tokens_eager_fast"]),
+            f"{100 * r['eager_speech_share']:.0f}/{100 * r['speech_share']:.0f}/{100 * r['b8_speech_share']:.0f}"]))
     print("(groups/s; 'agg' = all requests' groups per second of wall time)")
     print("\nbatch-1 weight traffic: config | weights read per group MB (speech share) | eager GB/s | fast GB/s "
           "| text-head matvec alone GB/s | fast / matvec rate")

@@ -114,7 +114,7 @@ def sample_rows(
     columns only (the fast path stacks channels of different vocabulary sizes, padded with
     -inf: the padding must not enter a softmax, whose rounding it would change -- in bf16
     that changes decisions). Rows with ``active[i]`` False are not sampled (their generator
-    is untouched); they get the masked argmax, which the caller discards. Every sampled row
+    is untouched); they get id 0, which the caller discards. Every sampled row
     draws its one uniform first, in row order (so a request's draws do not depend on the other
     rows); rows sharing a sampler without top-k and a width are then decided together
     (:func:`decide_rows`), top-k rows one by one (:func:`decide`: top-k compacts each row
@@ -124,18 +124,23 @@ def sample_rows(
     widths = [logits.shape[1]] * n if widths is None else widths
     banned = [[*forbid_all, *(forbidden[row] if forbidden is not None else ())] for row in range(n)]
     groups: dict[tuple[SamplerConfig, int], list[int]] = {}
+    greedy: list[int] = []
     for row, cfg in enumerate(samplers):
-        if not (cfg.greedy or (active is not None and not active[row])):
+        if active is not None and not active[row]:
+            continue
+        if cfg.greedy:
+            greedy.append(row)
+        else:
             groups.setdefault((cfg, widths[row]), []).append(row)
     u = {row: uniform(generators[row]) for row in sorted(r for rows in groups.values() for r in rows)}
-    if len(u) < n:
-        ban_rows = [row for row in range(n) for _ in banned[row]]
-        scores = logits.clone()
+    choice = torch.zeros(n, dtype=torch.long, device=logits.device)    # inactive rows: id 0
+    if greedy:
+        index = torch.tensor(greedy, device=logits.device)
+        scores = logits[index]
+        ban_rows = [i for i, row in enumerate(greedy) for _ in banned[row]]
         if ban_rows:
-            scores[ban_rows, [b for row in range(n) for b in banned[row]]] = NEG_INF
-        choice = torch.argmax(scores, dim=-1)
-    else:   # every row is sampled below: no argmax needed
-        choice = torch.empty(n, dtype=torch.long, device=logits.device)
+            scores[ban_rows, [b for row in greedy for b in banned[row]]] = NEG_INF
+        choice[index] = torch.argmax(scores, dim=-1)
     for (cfg, width), rows in groups.items():
         if cfg.top_k is not None:
             for row in rows:
