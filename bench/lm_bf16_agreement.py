@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from mimo_core.engine import GREEDY, Engine, GenerationRequest  # noqa: E402
 from mimo_core.engine.exactness import REFERENCE_BF16_VS_FP32, agreement, summarize  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
-from mimo_core.tasks.defaults import CONTINUE_MIN_NEW_GROUPS  # noqa: E402
+from mimo_core.tasks.registry import CONTINUE_MIN_NEW_GROUPS  # noqa: E402
 
 FIXTURES = Path(os.environ.get("MIMO_SHARED_DIR", ROOT.parent / "shared")) / "fixtures"   # as tests/conftest.py
 

@@ -178,3 +178,40 @@ def test_fast_path_samples_like_eager_with_the_spec_samplers_in_float32():
                 assert f_done is not None and e_done is not None
                 break
     assert speech >= 24, "the runs should sample many speech groups"
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("with_residual", [False, True])
+def test_one_16_bit_row_uses_the_matrix_vector_kernel_with_addmms_result(monkeypatch, dtype, with_bias,
+                                                                          with_residual):
+    """The fast path's projection of one 16-bit row on the CPU goes through addmv/mv (faster
+    there, bench/bench_row_kernel.py) and computes what the addmm form does: the same maths, to
+    the dtype's rounding of the result."""
+    from mimo_core.lm import stack as stack_module
+    from mimo_core.lm.stack import Linear, _linear, project
+
+    gen = torch.Generator().manual_seed(5)
+    weight = (torch.randn(96, 64, generator=gen) / 8).to(dtype)                        # (out, in)
+    bias = torch.randn(96, generator=gen).to(dtype) if with_bias else None
+    x = torch.randn(1, 64, generator=gen).to(dtype)
+    residual = torch.randn(1, 96, generator=gen).to(dtype) if with_residual else None
+    calls = []
+    for name in ("mv", "addmv", "addmm", "mm"):
+        original = getattr(torch, name)
+        monkeypatch.setattr(stack_module.torch, name,
+                            lambda *a, _o=original, _n=name, **k: calls.append(_n) or _o(*a, **k))
+    got = _linear(x, Linear(weight.t(), bias), residual)
+    assert calls and set(calls) <= {"mv", "addmv"}
+    exact = x.double() @ weight.double().t()
+    exact = exact + (bias.double() if with_bias else 0) + (residual.double() if with_residual else 0)
+    eps = torch.finfo(dtype).eps
+    torch.testing.assert_close(got.double(), exact, atol=4 * eps * exact.abs().max().item(), rtol=0)
+    assert got.shape == (1, 96) and got.dtype == dtype
+    calls.clear()
+    assert torch.equal(_linear(x.float(), Linear(weight.float().t(), None)), x.float() @ weight.float().t())
+    assert calls == ["mm"]                           # float32 keeps the matrix kernel (exact goldens)
+    calls.clear()
+    two = torch.cat([x, x])
+    torch.testing.assert_close(project(two, weight)[0].double(), project(x, weight)[0].double(),
+                               atol=4 * eps * exact.abs().max().item(), rtol=0)

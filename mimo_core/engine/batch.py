@@ -22,7 +22,7 @@ import torch
 from ..lm.fused import FusedModel
 from ..lm.kv_cache import StaticKVCache
 from ..lm.modules import MimoAudioLM
-from ..lm.stack import Rotary, StepPlan, additive_mask, rotary_tables, step_stack
+from ..lm.stack import Rotary, StepPlan, additive_mask, project, rotary_tables, step_stack
 from .delay import UNGENERATED, num_steps, schedule, undelay
 from .sampling import NEG_INF, sample_rows
 from .top_p import top_p_fast
@@ -110,7 +110,7 @@ class BatchDecoder:
         if n == 0:
             return []
         rows = list(self.rows)
-        text_logits = model.lm_head(self.hidden[:n])                           # (n, V)
+        text_logits = project(self.hidden[:n], model.lm_head.weight)          # (n, V)
         text_ids = sample_rows(
             text_logits, [s.request.text_sampler for s in rows], [s.generator for s in rows],
             [s.forbidden_text() for s in rows], top_p=top_p_fast,

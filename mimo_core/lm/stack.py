@@ -196,14 +196,37 @@ def rms_norm(norm: Norm, hidden: torch.Tensor) -> torch.Tensor:
     return norm.weight * (x if hidden.dtype == torch.float32 else x.to(hidden.dtype))
 
 
+# one row of 16-bit activations on the CPU: the matrix-vector kernel (addmv) streams a weight
+# about 1.4x faster than addmm's matrix-matrix kernel on the CPUs we measured
+# (bench/bench_row_kernel.py); float32 and other devices keep addmm
+ROW_KERNEL_DTYPES = (torch.bfloat16, torch.float16)
+
+
+def uses_row_kernel(x: torch.Tensor) -> bool:
+    return x.shape[0] == 1 and x.dtype in ROW_KERNEL_DTYPES and x.device.type == "cpu"
+
+
 def _linear(x: torch.Tensor, linear: Linear, residual: torch.Tensor | None = None) -> torch.Tensor:
     """x (N, in) @ weight (in, out) [+ bias] [+ residual (N, out)] in one matmul op."""
+    if uses_row_kernel(x):
+        weight = linear.weight.t()                                                  # (out, in) contiguous
+        base = residual[0] if residual is not None else linear.bias
+        out = torch.mv(weight, x[0]) if base is None else torch.addmv(base, weight, x[0])
+        if residual is not None and linear.bias is not None:
+            out.add_(linear.bias)
+        return out[None]                                                            # (1, out)
     if residual is not None:
         out = torch.addmm(residual, x, linear.weight)
         return out.add_(linear.bias) if linear.bias is not None else out
     if linear.bias is not None:
         return torch.addmm(linear.bias, x, linear.weight)
     return torch.mm(x, linear.weight)
+
+
+def project(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """x (N, in) @ weight (out, in).T without bias, e.g. the text head: F.linear, or addmv's
+    kernel for one 16-bit row on the CPU (see ROW_KERNEL_DTYPES)."""
+    return torch.mv(weight, x[0])[None] if uses_row_kernel(x) else F.linear(x, weight)
 
 
 def apply_rotary(x: torch.Tensor, rot: Rotary) -> torch.Tensor:
