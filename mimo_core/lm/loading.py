@@ -149,15 +149,12 @@ def load_mimo_lm(
     # quantization replaces the fused Linears' weights one by one: no load-time fusion then
     slices = {} if quantize is not None else _fuse_on_load(model, expected, dev, dt)
     for file in files:
-        fused_here = {}
+        stored = read_header(file)
+        read_into(file, {key: slices[key] for key in stored if key in slices}, stored)
         with safe_open(str(file), framework="pt", device="cpu") as handle:
             for key in handle.keys():
-                if key in slices:
-                    fused_here[key] = slices[key]
-                else:
+                if key not in slices:
                     _assign(model, key, handle.get_tensor(key).to(device=dev, dtype=dt))
-        if fused_here:
-            read_into(file, fused_here, read_header(file))
     finish_meta_model(model, dev)
     if quantize is not None:
         from .quantize import quantize_lm
