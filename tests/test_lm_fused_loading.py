@@ -61,6 +61,31 @@ def test_loaded_state_dict_is_the_checkpoint_bit_for_bit(source, dtype, tmp_path
         assert _same_bits(state[key], tensor.to(dtype)), key          # bf16 -> fp32 is exact
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none on this machine)")
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_loaded_state_dict_on_cuda_is_the_checkpoint_bit_for_bit(dtype, tmp_path):
+    """On another device the members go through a CPU temporary then ``copy_`` (the fused path)."""
+    ckpt = _checkpoint("tiny", tmp_path)
+    state, stored = load_mimo_lm(ckpt, device="cuda", dtype=dtype).state_dict(), _stored(ckpt)
+    for key, tensor in stored.items():
+        assert state[key].is_cuda and _same_bits(state[key].cpu(), tensor.to(dtype)), key
+
+
+def test_quantized_loads_keep_the_unfused_path(tmp_path, monkeypatch):
+    """``quantize=`` replaces the Linears' weights one by one after loading, so the loader fuses
+    nothing then (quantization itself, needing torchao, is tests/test_quantize.py)."""
+    import mimo_core.lm.quantize as quantize
+
+    quantized = []
+    monkeypatch.setattr(quantize, "quantize_lm", lambda model, mode: quantized.append(mode) or model)
+    ckpt = _checkpoint("tiny", tmp_path)
+    model = load_mimo_lm(ckpt, dtype=torch.bfloat16, quantize="int8")
+    assert quantized == ["int8"]
+    assert all(find_fused(members(model, g), g.params) is None for g in fusion_groups(model))
+    stored = _stored(ckpt)
+    assert all(_same_bits(t, stored[k]) for k, t in model.state_dict().items())
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
 @pytest.mark.parametrize("source", SOURCES)
 def test_members_are_views_of_one_fused_tensor_right_after_loading(source, dtype, tmp_path):
