@@ -14,10 +14,12 @@ launch a kernel on a GPU. Both samplers: greedy and the spoken-dialogue defaults
 temperature 0.6, top-p 0.95; audio 0.9, 0.95). The speech share of the groups is shown (the
 two paths make the same tokens in float32, so they count the same groups).
 
-Memory: a fresh process loads the checkpoint (bf16 as written, and float32), touches every
-weight, then builds the fast decoder (which fuses q/k/v and gate/up): the change of its
-anonymous memory and of its file-backed resident pages over that step, next to the model's
-weight bytes (fused weights must not double them) and the KV caches' bytes.
+Memory: a fresh process loads the checkpoint (bf16 as written, and float32) and touches every
+weight: its resident memory grown by the load (anonymous and file-backed pages) next to the
+model's weight bytes. Then it builds the fast decoder, which finds the weights fused at load
+time (q/k/v, gate/up, speech tables, channel heads; lm/fusion.py): the change of its anonymous
+memory and of its file-backed pages over that step, next to the KV caches' bytes (fused weights
+must not double the model: the step should cost about the caches).
 
 Groups/s at batch 1, 4 and 8 against the eager path: bench/bench_engine.py (same run, same
 samplers).
@@ -78,29 +80,34 @@ def ops_per_group(engine: Engine, sampler, audio, groups: int) -> tuple[float, f
     return (long_total - short_total) / groups, (long_kernels - short_kernels) / groups, speech
 
 
-def fused_memory(ckpt: Path, dtype: str) -> dict:
-    """Resident memory of a fresh process across building the fast decoder (which fuses the
-    weights), split into anonymous memory and file-backed pages (a checkpoint loaded in its own
-    dtype stays memory-mapped from the safetensors file)."""
+def fused_memory(ckpt: Path, dtype: str, root: Path = ROOT) -> dict:
+    """Resident memory of a fresh process (code from ``root``) across loading the checkpoint and
+    across building the fast decoder, split into anonymous memory and file-backed pages (the
+    weights that are not fused, loaded in the file's dtype, stay memory-mapped from the
+    safetensors file)."""
     code = (
         "import re, sys, torch; torch.set_num_threads(1)\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        f"sys.path.insert(0, {str(root)!r})\n"
         "from mimo_core.lm import load_mimo_lm\n"
         "from mimo_core.engine.batch import BatchDecoder\n"
         "status = lambda key: int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+        "rss = lambda: [1024 * status(k) for k in ('RssAnon', 'RssFile')]\n"
+        "start = rss()\n"
         f"m = load_mimo_lm({str(ckpt)!r}, dtype={dtype!r})\n"
         "for p in m.parameters():\n"
         "    p.detach().reshape(-1)[::512].sum()\n"
-        "before = [status(k) for k in ('RssAnon', 'RssFile')]\n"
+        "loaded = rss()\n"
         f"d = BatchDecoder(m, {EMPTY}, 64, 1)\n"
-        "after = [status(k) for k in ('RssAnon', 'RssFile')]\n"
+        "built = rss()\n"
         "size = sum(p.numel() * p.element_size() for p in m.parameters())\n"
-        "print(*(1024 * x for x in before + after), size, d.cache.nbytes() + d.local_cache.nbytes())\n"
+        "print(*start, *loaded, *built, size, d.cache.nbytes() + d.local_cache.nbytes())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    anon0, file0, anon1, file1, size, caches = map(int, out.stdout.split())
-    return dict(dtype=dtype, model_mb=size / 2**20, anon_mb=(anon1 - anon0) / 2**20, file_mb=(file1 - file0) / 2**20,
-                caches_mb=caches / 2**20)
+    anon0, file0, anon1, file1, anon2, file2, size, caches = map(int, out.stdout.split())
+    mb = 2**20
+    return dict(dtype=dtype, model_mb=size / mb, caches_mb=caches / mb,
+                load_anon_mb=(anon1 - anon0) / mb, load_file_mb=(file1 - file0) / mb,
+                anon_mb=(anon2 - anon1) / mb, file_mb=(file2 - file1) / mb)
 
 
 def main() -> int:
@@ -118,9 +125,12 @@ def main() -> int:
                                  row_norms={EMPTY: EMPTY_ROW_NORM[name]}, **CONFIGS[name])
             for dtype in ("bfloat16", "float32"):
                 m = fused_memory(ckpt, dtype)
-                print(f"[{name}] building the fast decoder (fuses the weights) on a {m['dtype']} model of "
-                      f"{m['model_mb']:.1f} MB: anonymous memory {m['anon_mb']:+.1f} MB, file-backed pages "
-                      f"{m['file_mb']:+.1f} MB, of which KV caches {m['caches_mb']:.1f} MB", flush=True)
+                load = m["load_anon_mb"] + m["load_file_mb"]
+                print(f"[{name}] loading a {m['dtype']} model of {m['model_mb']:.1f} MB: resident "
+                      f"{load:+.1f} MB ({load / m['model_mb']:.2f}x the weights; anonymous "
+                      f"{m['load_anon_mb']:+.1f} MB, file-backed {m['load_file_mb']:+.1f} MB); building the fast "
+                      f"decoder: anonymous memory {m['anon_mb']:+.1f} MB, file-backed pages {m['file_mb']:+.1f} MB, "
+                      f"KV caches {m['caches_mb']:.1f} MB", flush=True)
             if args.memory_only:
                 continue
             model = load_mimo_lm(ckpt, dtype=torch.float32)

@@ -19,28 +19,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .fusion import fused_params, heads_group, members, speech_table_group
 from .modules import MimoAudioLM
 from .stack import StepPlan, fuse_linears, rotary_tables, step_stack
 
 NEG_INF = float("-inf")
-HEADS_ATTR = "_mimo_padded_heads"
 
 
 def _padded_heads(model: MimoAudioLM) -> torch.Tensor:
     """(C, V_max, Dl) zero-padded stack of the channel heads; the heads become views of it."""
-    heads = list(model.local_transformer_lm_heads)
-    cached = getattr(model, HEADS_ATTR, None)
-    if cached is not None and cached[1] == tuple(h.weight.data_ptr() for h in heads):
-        return cached[0]
-    sizes = [h.weight.shape[0] for h in heads]
-    w0 = heads[0].weight
-    with torch.no_grad():
-        stack = torch.zeros(len(heads), max(sizes), w0.shape[1], dtype=w0.dtype, device=w0.device)
-        for c, head in enumerate(heads):
-            stack[c, : sizes[c]] = head.weight
-            head.weight = torch.nn.Parameter(stack[c, : sizes[c]], requires_grad=head.weight.requires_grad)
-    object.__setattr__(model, HEADS_ATTR, (stack, tuple(h.weight.data_ptr() for h in heads)))
-    return stack
+    group = heads_group(model)
+    return fused_params(members(model, group), group.params, padded=True)[0]
 
 
 class FusedModel:
@@ -53,7 +42,7 @@ class FusedModel:
         self.encoder_causal = not cfg.input_full_attention
         self.encoder_rot = rotary_tables(model.input_local_transformer, torch.empty(0, dtype=dt, device=dev),
                                          torch.arange(self.P, device=dev)[None])          # (1, P, 1, Dh)
-        self.speech_table = fuse_linears(list(model.speech_embeddings)).weight          # (sum V_c, Di)
+        self.speech_table = fuse_linears(members(model, speech_table_group(model))).weight   # (sum V_c, Di)
         starts = torch.tensor([0, *sizes[:-1]], device=dev).cumsum(0)                   # (C,)
         self.offsets = starts[None, :, None]                                            # (1, C, 1)
         self.empties = torch.tensor(cfg.speech_empty_ids, device=dev)[None, :, None]   # (1, C, 1)

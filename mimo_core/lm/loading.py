@@ -5,6 +5,12 @@ checkpoint is checked against it before anything is read, then the shards are re
 time and each tensor is assigned in place of its meta placeholder, already converted to the
 target dtype and device. So a 16 GB checkpoint never sits in memory twice: the peak is the
 loaded model plus one tensor.
+
+The tensors the fast path fuses (:mod:`.fusion`: q/k/v, gate/up, the speech tables, the
+channel heads) are built fused here: each fused tensor is allocated once and its members'
+bytes are read from the shard into their slices with file reads (:mod:`.file_reads`), so
+neither a second copy nor the shard's mapped pages stay beside it. The other tensors come
+from safetensors' memory map as they are (in the file's dtype on the CPU they stay mapped).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import torch
 from ..checkpoints import check_keys, resolve_device, safetensors_shapes
 from ..errors import DeviceError, ModelLoadError
 from .config import MimoLMConfig
+from .file_reads import read_header, read_into
+from .fusion import allocate, fusion_groups, install, members
 from .modules import MimoAudioLM
 
 INDEX_FILE = "model.safetensors.index.json"
@@ -90,6 +98,24 @@ def _assign(model: torch.nn.Module, key: str, tensor: torch.Tensor) -> None:
         owner._buffers[name] = tensor
 
 
+def _fuse_on_load(model: MimoAudioLM, expected: dict[str, tuple[int, ...]], device: torch.device,
+                  dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Allocate every fused tensor of :func:`.fusion.fusion_groups` once, make the member
+    parameters views of it (as ``fuse_linears`` / ``_padded_heads`` would), and return
+    member key -> its slice, for the shards' bytes to be read into."""
+    slices = {}
+    for group in fusion_groups(model):
+        fused, views = [], []
+        for param in group.params:
+            keys = group.keys(param)
+            whole, parts = allocate([expected[k] for k in keys], group.padded, dtype, device)
+            fused.append(whole)
+            views.append(parts)
+            slices.update(zip(keys, parts))
+        install(members(model, group), group.params, fused, views)
+    return slices
+
+
 def build_meta_model(config: MimoLMConfig, attn: str = "sdpa") -> MimoAudioLM:
     with torch.device("meta"):
         return MimoAudioLM(config, attn=attn)
@@ -120,10 +146,15 @@ def load_mimo_lm(
 
     from safetensors import safe_open
 
+    # quantization replaces the fused Linears' weights one by one: no load-time fusion then
+    slices = {} if quantize is not None else _fuse_on_load(model, expected, dev, dt)
     for file in files:
+        stored = read_header(file)
+        read_into(file, {key: slices[key] for key in stored if key in slices}, stored)
         with safe_open(str(file), framework="pt", device="cpu") as handle:
             for key in handle.keys():
-                _assign(model, key, handle.get_tensor(key).to(device=dev, dtype=dt))
+                if key not in slices:
+                    _assign(model, key, handle.get_tensor(key).to(device=dev, dtype=dt))
     finish_meta_model(model, dev)
     if quantize is not None:
         from .quantize import quantize_lm

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .fusion import fused_params, layer_groups, members
+
 
 def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Bool ``allowed`` -> additive float mask (0 where allowed, the dtype's min elsewhere)."""
@@ -125,30 +127,14 @@ def _transposed(linear: Linear) -> Linear:
 def fuse_linears(modules: Sequence[nn.Module]) -> Linear:
     """The modules' weights (and biases) concatenated on dim 0, once: afterwards each module's
     parameters are views of the fused tensors, so the model holds one copy (the module path
-    computes with the views, unchanged). Works for nn.Linear and nn.Embedding (rows = ids).
-    Idempotent while the views are in place."""
-    cached = getattr(modules[0], FUSED_ATTR, None)
-    if cached is not None and cached[1] == tuple(m.weight.data_ptr() for m in modules):
-        return cached[0]
-    with torch.no_grad():
-        weight = torch.cat([m.weight for m in modules])                         # (sum out, in)
-        has_bias = [getattr(m, "bias", None) is not None for m in modules]
-        if any(has_bias) and not all(has_bias):
-            raise ValueError("fuse_linears: all or none of the layers must have a bias")
-        bias = torch.cat([m.bias for m in modules]) if all(has_bias) else None  # (sum out,)
-        start = 0
-        for m in modules:
-            end = start + m.weight.shape[0]
-            m.weight = nn.Parameter(weight[start:end], requires_grad=m.weight.requires_grad)
-            if bias is not None:
-                m.bias = nn.Parameter(bias[start:end], requires_grad=m.bias.requires_grad)
-            start = end
-    fused = Linear(weight, bias)
-    object.__setattr__(modules[0], FUSED_ATTR, (fused, tuple(m.weight.data_ptr() for m in modules)))
-    return fused
-
-
-FUSED_ATTR = "_mimo_fused"
+    computes with the views unchanged). Works for nn.Linear and nn.Embedding (rows = ids).
+    Idempotent while the views are in place; a model from ``load_mimo_lm`` comes fused already
+    (the layout and the groups: :mod:`.fusion`)."""
+    has_bias = [getattr(m, "bias", None) is not None for m in modules]
+    if any(has_bias) and not all(has_bias):
+        raise ValueError("fuse_linears: all or none of the layers must have a bias")
+    fused = fused_params(modules, ("weight", "bias") if all(has_bias) else ("weight",), padded=False)
+    return Linear(fused[0], fused[1] if len(fused) > 1 else None)
 
 
 def rotary_tables(stack: nn.Module, like: torch.Tensor, positions: torch.Tensor) -> Rotary:
@@ -168,12 +154,12 @@ class StepPlan:
         self.stack = stack
         cfg = stack.config
         self.layers = []
-        for layer in stack.layers:
+        for layer, (qkv, gate_up) in zip(stack.layers, layer_groups(stack)):
             attn, mlp = layer.self_attn, layer.mlp
             self.layers.append(LayerWeights(
-                _norm(layer.input_layernorm), _transposed(fuse_linears([attn.q_proj, attn.k_proj, attn.v_proj])),
+                _norm(layer.input_layernorm), _transposed(fuse_linears(members(stack, qkv))),
                 Linear(attn.o_proj.weight.t(), attn.o_proj.bias), _norm(layer.post_attention_layernorm),
-                _transposed(fuse_linears([mlp.gate_proj, mlp.up_proj])),
+                _transposed(fuse_linears(members(stack, gate_up))),
                 Linear(mlp.down_proj.weight.t(), mlp.down_proj.bias),
                 mlp.act_fn, cfg.num_attention_heads, cfg.num_key_value_heads, attn.head_dim,
                 mlp.gate_proj.weight.shape[0], attn.layer_idx, attn.scaling,
