@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from mimo_core.engine import Engine, GenerationRequest, SamplerConfig  # noqa: E402
 from mimo_core.engine.delay import num_steps  # noqa: E402
-from mimo_core.engine.top_p import top_p_filter, top_p_reference  # noqa: E402
+from mimo_core.engine.top_p import top_p_fast, top_p_reference  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
 from mimo_core.lm.tiny import tiny_config, write_tiny_lm  # noqa: E402
 from mimo_core.tasks.registry import TASKS  # noqa: E402
@@ -136,12 +136,20 @@ def weight_bytes(model) -> tuple[int, int]:
 
 
 def top_p_timing(repeats: int) -> dict:
-    """The nucleus filter on one text-vocabulary row: the reference's torch.sort formulation
-    (what the eager path runs) vs top_p_filter (the fast path); outputs must be equal."""
-    scores = torch.randn(1, VOCAB, generator=torch.Generator().manual_seed(0)) * 4
+    """The nucleus filter on text-vocabulary rows: the reference's torch.sort formulation (what
+    the eager path runs) vs the fast path's filter. One float32 row (the fast path keeps the
+    reference's bits: outputs must be equal) and eight bfloat16 rows, a dialogue batch (boundary
+    ties dropped by id: output must equal the stable-sort formulation)."""
+    gen = torch.Generator().manual_seed(0)
+    scores = torch.randn(1, VOCAB, generator=gen) * 4
     (t_ref, ref), (t_ours, ours) = best_of_interleaved(
-        max(repeats, 10), [lambda: top_p_reference(scores, 0.95), lambda: top_p_filter(scores, 0.95)])
-    return dict(reference_ms=t_ref * 1e3, ours_ms=t_ours * 1e3, equal=bool(torch.equal(ref, ours)))
+        max(repeats, 10), [lambda: top_p_reference(scores, 0.95), lambda: top_p_fast(scores, 0.95)])
+    batch = (torch.randn(8, VOCAB, generator=gen) * 2.5).to(torch.bfloat16) / TEXT.temperature
+    (t_ref8, _), (t_ours8, ours8) = best_of_interleaved(
+        max(repeats, 5), [lambda: top_p_reference(batch, TEXT.top_p), lambda: top_p_fast(batch, TEXT.top_p)])
+    return dict(reference_ms=t_ref * 1e3, ours_ms=t_ours * 1e3, equal=bool(torch.equal(ref, ours)),
+                bf16_batch_reference_ms=t_ref8 * 1e3, bf16_batch_ours_ms=t_ours8 * 1e3,
+                bf16_batch_equal_stable=bool(torch.equal(ours8, top_p_reference(batch, TEXT.top_p, stable=True))))
 
 
 def load_memory(ckpt: Path, dtype: str) -> dict:
@@ -263,8 +271,12 @@ def main() -> int:
         print(f"{r['config']} | {r['read_mb_per_group']:.0f} | {r['eager_gbs']:.1f} | {r['fast_gbs']:.1f} | "
               f"{r['gemv_gbs']:.1f} | {r['fast_gbs'] / r['gemv_gbs']:.0%}")
     print(f"\ntop-p 0.95 on one {VOCAB}-token row: reference (torch.sort) {top_p['reference_ms']:.2f} ms, "
-          f"top_p_filter {top_p['ours_ms']:.2f} ms ({top_p['reference_ms'] / top_p['ours_ms']:.0f}x), "
+          f"fast path's filter {top_p['ours_ms']:.2f} ms ({top_p['reference_ms'] / top_p['ours_ms']:.0f}x), "
           f"identical output: {top_p['equal']}")
+    print(f"top-p {TEXT.top_p} on 8 bf16 rows (a dialogue batch): reference (torch.sort) "
+          f"{top_p['bf16_batch_reference_ms']:.1f} ms, fast path's filter {top_p['bf16_batch_ours_ms']:.1f} ms "
+          f"({top_p['bf16_batch_reference_ms'] / top_p['bf16_batch_ours_ms']:.1f}x), output equal to the "
+          f"stable-sort formulation: {top_p['bf16_batch_equal_stable']}")
     print("\nload memory (fresh process): dtype | on disk MB | model MB | peak RSS increase MB | increase / disk")
     for r in rows:
         for m in r["load"]:

@@ -133,7 +133,9 @@ def sample_rows(
         else:
             groups.setdefault((cfg, widths[row]), []).append(row)
     u = {row: uniform(generators[row]) for row in sorted(r for rows in groups.values() for r in rows)}
-    choice = torch.zeros(n, dtype=torch.long, device=logits.device)    # inactive rows: id 0
+    decided = len(greedy) + len(u)
+    make = torch.empty if decided == n else torch.zeros                 # inactive rows: id 0
+    choice = make(n, dtype=torch.long, device=logits.device)
     if greedy:
         index = torch.tensor(greedy, device=logits.device)
         scores = logits[index]
