@@ -177,7 +177,7 @@ def rms_norm(norm: Norm, hidden: torch.Tensor) -> torch.Tensor:
     reference does), in six ops (aten::rms_norm decomposes into more on the CPU). The mean is
     the sum times 1/D: the same bits when D is a power of two, as in every MiMo stack."""
     x = hidden if hidden.dtype == torch.float32 else hidden.float()
-    variance = torch.add(norm.eps, x.square().sum(-1, keepdim=True), alpha=1.0 / x.shape[-1])   # (N, 1)
+    variance = torch.add(norm.eps, (x * x).sum(-1, keepdim=True), alpha=1.0 / x.shape[-1])     # (N, 1); x * x: square()'s bits, one op
     x = x * variance.rsqrt_()
     return norm.weight * (x if hidden.dtype == torch.float32 else x.to(hidden.dtype))
 
