@@ -198,7 +198,7 @@ class BatchDecoder:
             stacked = self.stacked_logits[: k * n]                                # (k*n, V_max)
             fused.head_logits(hidden, index, stacked.view(k, n, -1))
             tokens = sample_rows(stacked, samplers * k, generators * k, banned, speech * k,
-                                 top_p=top_p_fast, widths=widths).view(k, n)                        # (k, n)
+                                 top_p=top_p_fast, widths=widths).view(k, n)      # (k, n)
             canvas[:, t, index] = tokens.T                                        # (n, k)
             if t == last:
                 break
