@@ -84,8 +84,9 @@ def run_stack(
 # the norms are one rms_norm, rotary is applied to q and k together, attention is one SDPA
 # call. In float32 it reproduces every greedy golden; its exactness rule is the document's.
 class Linear(NamedTuple):
-    weight: torch.Tensor              # (out, in)
+    weight: torch.Tensor              # (out, in), or (in, out) in a LayerWeights (see there)
     bias: torch.Tensor | None
+    rows: torch.Tensor | None = None  # in a LayerWeights: the (out, in) layout, for the row kernel
 
 
 class Norm(NamedTuple):
@@ -121,7 +122,7 @@ class LayerWeights(NamedTuple):
 
 
 def _transposed(linear: Linear) -> Linear:
-    return Linear(linear.weight.t(), linear.bias)
+    return Linear(linear.weight.t(), linear.bias, linear.weight)
 
 
 def fuse_linears(modules: Sequence[nn.Module]) -> Linear:
@@ -158,9 +159,9 @@ class StepPlan:
             attn, mlp = layer.self_attn, layer.mlp
             self.layers.append(LayerWeights(
                 _norm(layer.input_layernorm), _transposed(fuse_linears(members(stack, qkv))),
-                Linear(attn.o_proj.weight.t(), attn.o_proj.bias), _norm(layer.post_attention_layernorm),
+                _transposed(Linear(attn.o_proj.weight, attn.o_proj.bias)), _norm(layer.post_attention_layernorm),
                 _transposed(fuse_linears(members(stack, gate_up))),
-                Linear(mlp.down_proj.weight.t(), mlp.down_proj.bias),
+                _transposed(Linear(mlp.down_proj.weight, mlp.down_proj.bias)),
                 mlp.act_fn, cfg.num_attention_heads, cfg.num_key_value_heads, attn.head_dim,
                 mlp.gate_proj.weight.shape[0], attn.layer_idx, attn.scaling,
             ))
@@ -172,14 +173,20 @@ def _norm(module: nn.Module) -> Norm:
     return Norm(module.weight, eps)
 
 
+def _converted(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """x.to(dtype) (the same rounding) in two ops instead of four."""
+    return torch.empty(x.shape, dtype=dtype, device=x.device).copy_(x)
+
+
 def rms_norm(norm: Norm, hidden: torch.Tensor) -> torch.Tensor:
     """Qwen2RMSNorm's maths: float32 statistics, the weight applied in the input dtype (as the
     reference does), in six ops (aten::rms_norm decomposes into more on the CPU). The mean is
     the sum times 1/D: the same bits when D is a power of two, as in every MiMo stack."""
-    x = hidden if hidden.dtype == torch.float32 else hidden.float()
+    wide = hidden.dtype == torch.float32
+    x = hidden if wide else _converted(hidden, torch.float32)
     variance = torch.add(norm.eps, (x * x).sum(-1, keepdim=True), alpha=1.0 / x.shape[-1])     # (N, 1); x * x: square()'s bits, one op
     x = x * variance.rsqrt_()
-    return norm.weight * (x if hidden.dtype == torch.float32 else x.to(hidden.dtype))
+    return norm.weight * (x if wide else _converted(x, hidden.dtype))
 
 
 # one row of 16-bit activations on the CPU: the matrix-vector kernel (addmv) streams a weight
@@ -195,12 +202,13 @@ def uses_row_kernel(x: torch.Tensor) -> bool:
 def _linear(x: torch.Tensor, linear: Linear, residual: torch.Tensor | None = None) -> torch.Tensor:
     """x (N, in) @ weight (in, out) [+ bias] [+ residual (N, out)] in one matmul op."""
     if uses_row_kernel(x):
-        weight = linear.weight.t()                                                  # (out, in) contiguous
-        base = residual[0] if residual is not None else linear.bias
-        out = torch.mv(weight, x[0]) if base is None else torch.addmv(base, weight, x[0])
+        weight = linear.rows if linear.rows is not None else linear.weight.t()      # (out, in) contiguous
+        base = residual.view(-1) if residual is not None else linear.bias
+        row = x.view(-1)
+        out = torch.mv(weight, row) if base is None else torch.addmv(base, weight, row)
         if residual is not None and linear.bias is not None:
             out.add_(linear.bias)
-        return out[None]                                                            # (1, out)
+        return out.view(1, -1)                                                      # (1, out)
     if residual is not None:
         out = torch.addmm(residual, x, linear.weight)
         return out.add_(linear.bias) if linear.bias is not None else out
@@ -212,7 +220,7 @@ def _linear(x: torch.Tensor, linear: Linear, residual: torch.Tensor | None = Non
 def project(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """x (N, in) @ weight (out, in).T without bias, e.g. the text head: F.linear, or addmv's
     kernel for one 16-bit row on the CPU (see ROW_KERNEL_DTYPES)."""
-    return torch.mv(weight, x[0])[None] if uses_row_kernel(x) else F.linear(x, weight)
+    return torch.mv(weight, x.view(-1)).view(1, -1) if uses_row_kernel(x) else F.linear(x, weight)
 
 
 def apply_rotary(x: torch.Tensor, rot: Rotary) -> torch.Tensor:
@@ -242,18 +250,29 @@ def step_stack(
     B, T = hidden.shape[:2]
     is_causal = causal and T > 1 and mask is None
     hidden = hidden.reshape(B * T, -1)                                              # (B*T, D)
+    # one position per row (every decode step): (B, 1, H, Dh) and (B, H, 1, Dh) are the same
+    # memory, so q/k/v are taken head-major directly (no transposes), and rotary's (B|1, 1, 1, Dh)
+    # tables broadcast over the heads
+    one = T == 1
     for layer in plan.layers:
         qkv = _linear(rms_norm(layer.input_norm, hidden), layer.qkv)
-        qkv = qkv.view(B, T, -1, layer.head_dim)                                    # (B, T, Hq+2Hkv, Dh)
-        qk = apply_rotary(qkv[:, :, : layer.q_heads + layer.kv_heads], rot)         # (B, T, Hq+Hkv, Dh)
-        q = qk[:, :, : layer.q_heads].transpose(1, 2)                              # (B, Hq, T, Dh)
-        k = qk[:, :, layer.q_heads :].transpose(1, 2)                              # (B, Hkv, T, Dh)
-        v = qkv[:, :, layer.q_heads + layer.kv_heads :].transpose(1, 2)            # (B, Hkv, T, Dh)
+        qk_heads = layer.q_heads + layer.kv_heads
+        if one:
+            qkv = qkv.view(B, -1, 1, layer.head_dim)                                # (B, Hq+2Hkv, 1, Dh)
+            qk = apply_rotary(qkv[:, :qk_heads], rot)                              # (B, Hq+Hkv, 1, Dh)
+            q, k, v = qk[:, : layer.q_heads], qk[:, layer.q_heads :], qkv[:, qk_heads:]
+        else:
+            qkv = qkv.view(B, T, -1, layer.head_dim)                                # (B, T, Hq+2Hkv, Dh)
+            qk = apply_rotary(qkv[:, :, :qk_heads], rot)                            # (B, T, Hq+Hkv, Dh)
+            q = qk[:, :, : layer.q_heads].transpose(1, 2)                          # (B, Hq, T, Dh)
+            k = qk[:, :, layer.q_heads :].transpose(1, 2)                          # (B, Hkv, T, Dh)
+            v = qkv[:, :, qk_heads:].transpose(1, 2)                               # (B, Hkv, T, Dh)
         if cache is not None:
             k, v = cache.update(k, v, layer.layer_idx)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal, scale=layer.scaling,
                                              enable_gqa=layer.q_heads != layer.kv_heads)   # (B, Hq, T, Dh)
-        hidden = _linear(out.transpose(1, 2).reshape(B * T, -1), layer.o, hidden)
+        attended = out.reshape(B, -1) if one else out.transpose(1, 2).reshape(B * T, -1)   # (B*T, Hq*Dh)
+        hidden = _linear(attended, layer.o, hidden)
         gate_up = _linear(rms_norm(layer.post_norm, hidden), layer.gate_up)         # (B*T, 2F)
         x = layer.act(gate_up[:, : layer.ffn]).mul_(gate_up[:, layer.ffn :])
         hidden = _linear(x, layer.down, hidden)
