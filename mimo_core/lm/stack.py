@@ -166,6 +166,14 @@ class StepPlan:
                 mlp.gate_proj.weight.shape[0], attn.layer_idx, attn.scaling,
             ))
         self.norm = _norm(stack.norm)
+        head_dim, weight = self.layers[0].head_dim, self.layers[0].qkv.weight
+        self.swap = halves_swapped(head_dim, weight.device)                        # (Dh,)
+
+
+def halves_swapped(head_dim: int, device) -> torch.Tensor:
+    """The index that swaps the two halves of a head: x[..., swap] == (x2, x1)."""
+    half = head_dim // 2
+    return torch.cat([torch.arange(half, head_dim), torch.arange(half)]).to(device)
 
 
 def _norm(module: nn.Module) -> Norm:
@@ -223,12 +231,11 @@ def project(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.mv(weight, x.view(-1)).view(1, -1) if uses_row_kernel(x) else F.linear(x, weight)
 
 
-def apply_rotary(x: torch.Tensor, rot: Rotary) -> torch.Tensor:
-    """Rotary on x (B, T, heads, Dh): x * cos + rotate_half(x) * sin, with rotate_half's
-    negation folded into the table (same bits)."""
-    half = x.shape[-1] // 2
-    swapped = x.unflatten(-1, (2, half)).flip(-2).flatten(-2)                    # (x2, x1)
-    return torch.addcmul(x * rot.cos, swapped, rot.signed_sin)
+def apply_rotary(x: torch.Tensor, rot: Rotary, swap: torch.Tensor) -> torch.Tensor:
+    """Rotary on x (B, T, heads, Dh) or (B, heads, 1, Dh): x * cos + rotate_half(x) * sin, with
+    rotate_half's negation folded into the table and its halves swapped by one index_select
+    (``swap`` from :func:`halves_swapped`; same bits)."""
+    return torch.addcmul(x * rot.cos, x.index_select(-1, swap), rot.signed_sin)
 
 
 def step_stack(
@@ -259,11 +266,11 @@ def step_stack(
         qk_heads = layer.q_heads + layer.kv_heads
         if one:
             qkv = qkv.view(B, -1, 1, layer.head_dim)                                # (B, Hq+2Hkv, 1, Dh)
-            qk = apply_rotary(qkv[:, :qk_heads], rot)                              # (B, Hq+Hkv, 1, Dh)
+            qk = apply_rotary(qkv[:, :qk_heads], rot, plan.swap)                  # (B, Hq+Hkv, 1, Dh)
             q, k, v = qk[:, : layer.q_heads], qk[:, layer.q_heads :], qkv[:, qk_heads:]
         else:
             qkv = qkv.view(B, T, -1, layer.head_dim)                                # (B, T, Hq+2Hkv, Dh)
-            qk = apply_rotary(qkv[:, :, :qk_heads], rot)                            # (B, T, Hq+Hkv, Dh)
+            qk = apply_rotary(qkv[:, :, :qk_heads], rot, plan.swap)               # (B, T, Hq+Hkv, Dh)
             q = qk[:, :, : layer.q_heads].transpose(1, 2)                          # (B, Hq, T, Dh)
             k = qk[:, :, layer.q_heads :].transpose(1, 2)                          # (B, Hkv, T, Dh)
             v = qkv[:, :, qk_heads:].transpose(1, 2)                               # (B, Hkv, T, Dh)
