@@ -163,7 +163,78 @@ def test_the_fast_paths_filter_keeps_reference_bits_in_float32_and_breaks_ties_b
     gen = torch.Generator().manual_seed(10)
     scores = torch.randint(0, 6, (5, 4000), generator=gen).float()
     assert same(top_p_fast(scores, 0.6), top_p_reference(scores, 0.6))
-    for dtype in (torch.bfloat16, torch.float16):
-        assert same(top_p_fast(scores.to(dtype), 0.6), stable_reference(scores.to(dtype), 0.6))
+    for dtype in (torch.bfloat16, torch.float16):     # widened to float32, what the sampler takes
+        assert same(top_p_fast(scores.to(dtype), 0.6), stable_reference(scores.to(dtype), 0.6).float())
     with pytest.raises(ValueError, match="ties"):
         top_p_filter(scores, 0.6, ties="random")
+
+
+# ---- rows as wide as the text vocabulary: counting sort, prefix sums, in-place thresholds ----
+
+def wide_rows(dtype, seed=11):
+    """8 text-vocabulary rows: flat ones (the boundary early in the ascending order, inside
+    the summed prefix), peaked ones (the boundary past it), and awkward values."""
+    gen = torch.Generator().manual_seed(seed)
+    scales = torch.tensor([[0.3], [0.5], [1.0], [2.5], [6.0], [12.0], [40.0], [0.8]])
+    rows = (torch.randn(8, 151680, generator=gen) * scales).to(dtype) / 0.6
+    rows[0, :7] = -0.0
+    rows[0, 7:12] = 0.0
+    rows[1, ::5] = float("-inf")                   # as after a ban or top-k
+    rows[2, 100] = torch.finfo(dtype).tiny / 4     # a subnormal
+    rows[2, 101] = -torch.finfo(dtype).tiny / 4
+    rows[3, 5:9] = rows[3].max()                   # a tie at the top
+    return rows
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_wide_rows_sort_to_the_same_values_as_torch_sort(dtype):
+    rows = wide_rows(dtype)
+    rows[4, 3] = float("inf")
+    rows[5, 9] = float("nan")
+    expected = torch.sort(rows).values
+    got = top_p_module.sorted_values(rows)
+    assert got.dtype == dtype and torch.equal(got.isnan(), expected.isnan())
+    assert torch.equal(got.nan_to_num(nan=7.0), expected.nan_to_num(nan=7.0))   # -0.0 == +0.0 here
+    if dtype != torch.float32:
+        assert top_p_module.COUNTING_SORT_MIN <= rows.shape[-1]            # the counting sort ran
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_the_fast_filter_on_wide_rows_equals_the_filter_bit_for_bit(dtype, reference_calls, monkeypatch):
+    rows = wide_rows(dtype)
+    sixteen = dtype != torch.float32
+    ties = "index" if sixteen else "reference"
+    summed = []
+    original = top_p_module._count_at_most
+
+    def spy(probs, limit):
+        count = original(probs, limit)
+        summed.extend(count.tolist())
+        return count
+
+    monkeypatch.setattr(top_p_module, "_count_at_most", spy)
+    for p in (1e-9, 0.5, 0.9, 0.95, 0.999):
+        got = top_p_fast(rows, p)
+        expected = top_p_filter(rows, p, ties)
+        expected = expected.float() if sixteen else expected
+        # bit for bit (torch.equal would let -0.0 pass for +0.0)
+        assert got.dtype == expected.dtype and torch.equal(got.view(torch.int32), expected.view(torch.int32))
+        assert torch.equal(got, stable_reference(rows, p).to(got.dtype) if sixteen else top_p_reference(rows, p))
+    # boundaries inside the summed prefix and past it were both exercised
+    assert min(summed) < top_p_module.PREFIX < max(summed)
+    if sixteen:
+        assert reference_calls == []                                      # no row went to a sort
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_the_fast_filter_sends_degenerate_wide_rows_to_the_reference(dtype):
+    rows = wide_rows(dtype)[:4].clone()
+    rows[0, 10] = float("nan")
+    rows[1, 10] = float("inf")
+    rows[2] = float("-inf")
+    stable = dtype != torch.float32
+    for p in (0.5, 0.95):
+        got = top_p_fast(rows, p)
+        expected = top_p_reference(rows, p, stable=stable).to(got.dtype)
+        assert torch.equal(got.isnan(), expected.isnan())
+        assert torch.equal(got.nan_to_num(nan=7.0), expected.nan_to_num(nan=7.0))

@@ -26,6 +26,7 @@ from ..constants import MAX_CONTEXT_GROUPS
 from ..lm.modules import MimoAudioLM
 from .batch import BatchDecoder
 from .eager import EagerDecoder
+from .host_memory import keep_freed_memory
 from .loop import StepLoop
 from .types import GenerationRequest, GenerationResult, GroupEvent, RequestState, validate_request
 
@@ -46,6 +47,8 @@ class Engine:
         self.context_groups = min(context_groups, limit) if context_groups else limit
         self._lock = threading.Lock()
         self._decoder = None
+        if model.device.type == "cpu":
+            keep_freed_memory()              # no page faults on a step's big temporaries
 
     # ---- shared pieces -----------------------------------------------------------------------
     def validate(self, req: GenerationRequest) -> None:

@@ -149,6 +149,9 @@ def sample_rows(
                 choice[row] = decide(logits[row, :width], cfg, banned[row], u[row], top_p)
             continue
         bans = ([i for i, row in enumerate(rows) for _ in banned[row]], [b for row in rows for b in banned[row]])
+        if rows == list(range(n)):               # every row: a view, not a gathered copy
+            choice[:] = decide_rows(logits[:, :width], cfg, bans, [u[row] for row in rows], top_p)
+            continue
         index = torch.tensor(rows, device=logits.device)
         choice[index] = decide_rows(logits[index, :width], cfg, bans, [u[row] for row in rows], top_p)
     return choice
