@@ -143,12 +143,23 @@ def _count_at_most(probs: torch.Tensor, limit: torch.Tensor) -> torch.Tensor:
     """Per row of probs (N, V), how many leading entries have a cumulative sum <= limit (N, 1):
     the dropped sorted positions are 0 .. count-1 (the cumulative sum never decreases, so this
     is a binary search). The sum is sequential, so its first PREFIX entries are bit for bit the
-    whole sum's: only the rows still under the limit there are summed to the end."""
-    cumulative = probs[:, :PREFIX].cumsum(dim=-1)
-    count = torch.searchsorted(cumulative, limit, right=True)[:, 0]
-    if cumulative.shape[-1] < probs.shape[-1]:
-        for row in (count == cumulative.shape[-1]).nonzero()[:, 0].tolist():
-            count[row] = torch.searchsorted(probs[row].cumsum(dim=-1), limit[row], right=True)[0]
+    whole sum's: a flat row (whose boundary comes early) is summed over that prefix only. A
+    peaked row, whose prefix provably sums to less than half the limit (PREFIX times its largest
+    entry, the prefix's last, is below that), is summed whole at once; so is a row whose prefix
+    turned out to stay under the limit."""
+    n, width = probs.shape
+    if width <= PREFIX:
+        return torch.searchsorted(probs.cumsum(dim=-1), limit, right=True)[:, 0]
+    count = torch.full((n,), width, dtype=torch.long)
+    bound = probs[:, PREFIX - 1 : PREFIX].float() * PREFIX               # >= the prefix's sum
+    flat = (bound > 0.5 * limit.float())[:, 0].nonzero()[:, 0]
+    if flat.numel():
+        part = probs[flat, :PREFIX] if flat.numel() < n else probs[:, :PREFIX]
+        count[flat] = torch.searchsorted(part.cumsum(dim=-1), limit[flat], right=True)[:, 0]
+    whole = (count >= PREFIX).nonzero()[:, 0]
+    if whole.numel():
+        rows = probs[whole] if whole.numel() < n else probs
+        count[whole] = torch.searchsorted(rows.cumsum(dim=-1), limit[whole], right=True)[:, 0]
     return count
 
 
