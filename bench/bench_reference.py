@@ -23,7 +23,11 @@ fast path at batch 1 and aggregate at batch 8 (best of --repeats; ours run in tu
 repeat), the ratios to the reference, each run's share of speech groups (the samplers draw
 different tokens: the reference samples with torch.multinomial, we invert the CDF with per-request
 generators), and operations per group of greedy runs (every aten event, torch.profiler; 1 + G
-groups minus 1 group, as bench_fastpath.py) of the reference and of the fast path.
+groups minus 1 group, as bench_fastpath.py) of the reference and of the fast path. A second
+table sets the batch against the reference running the batch's own 8 requests one after
+another. Speech groups cost several text groups, and each side's share of them depends on the
+tokens it draws, so ``--mix text`` (a checkpoint whose <|empty|> row is not raised: text groups
+only on both sides) gives the like-for-like ratio.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_engine import AUDIO, CONFIGS, EMPTY, EMPTY_ROW_NORM, TEXT, VOCAB, best_of_interleaved, prompt, requests  # noqa: E402
+from bench_engine import AUDIO, CONFIGS, EMPTY, MIX_NORMS, TEXT, VOCAB, best_of_interleaved, prompt, requests  # noqa: E402
 from mimo_core.engine import GREEDY, Engine, GenerationRequest  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
 from mimo_core.lm.tiny import write_tiny_lm  # noqa: E402
@@ -166,7 +170,7 @@ def speech_share(results) -> float:
 
 
 def bench_config(name: str, args, workdir: Path) -> dict:
-    ckpt = write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: EMPTY_ROW_NORM[name]},
+    ckpt = write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: MIX_NORMS[args.mix][name]},
                          **CONFIGS[name])
     reference = Reference(args, ckpt)
     try:
@@ -208,6 +212,10 @@ def main() -> int:
     parser.add_argument("--profiled-groups", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--mix", default="dialogue", choices=sorted(MIX_NORMS),
+                        help="dialogue: a share of groups is speech (how many depends on the tokens each side "
+                             "draws); text: the checkpoint leaves <|empty|> unraised, so both sides make text "
+                             "groups only, the same work whatever they draw (bench_engine.py --mix)")
     args = parser.parse_args()
     if not (args.reference_src / "mimo_audio" / "modeling_mimo_audio.py").is_file():
         parser.error(f"no mimo_audio/modeling_mimo_audio.py under {args.reference_src}")
@@ -218,7 +226,7 @@ def main() -> int:
             start = time.perf_counter()
             rows.append(bench_config(name, args, Path(tmp)))
             print(f"[{name} done in {time.perf_counter() - start:.0f} s]", file=sys.stderr, flush=True)
-    print(f"\nthe reference vs ours: {args.groups} forced groups, spoken-dialogue samplers, {args.dtype}, "
+    print(f"\nthe reference vs ours: {args.groups} forced groups, spoken-dialogue samplers, mix {args.mix}, {args.dtype}, "
           f"{args.threads} thread(s), best of {args.repeats}, torch {torch.__version__}")
     print("config | reference b1 | eager b1 | fast b1 | fast b8 agg | fast b1 / ref | b8 / ref | eager / ref "
           "| speech % ref/eager/fast/b8 | ops per group ref | fast | fast / ref")
