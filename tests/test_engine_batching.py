@@ -58,6 +58,34 @@ def test_batch_of_three_different_prompts_equals_each_alone(model):
     assert speech.any() and not speech.all()                           # both kinds of group occurred
 
 
+def test_only_a_steps_speech_rows_run_the_patch_decoder(model, monkeypatch):
+    """Rows that write text in a step take no part in its patch decoder (the local transformer
+    runs on the speech rows only), and every row still equals its request run alone."""
+    import mimo_core.engine.batch as batch_module
+
+    calls = []                                     # (plan, rows) of every step_stack call
+    original = batch_module.step_stack
+
+    def spy(plan, embeds, *args, **kwargs):
+        calls.append((plan, embeds.shape[0]))
+        return original(plan, embeds, *args, **kwargs)
+
+    reqs = [request(5, 21, max_new=10, stops=()), request(7, 22, max_new=10, stops=()),
+            request(9, 23, max_new=10, stops=())]
+    engine = Engine(model, EMPTY, max_batch=3)
+    alone = [engine.generate(r) for r in reqs]
+    monkeypatch.setattr(batch_module, "step_stack", spy)
+    batched = engine.generate_batch(reqs)
+    for a, b in zip(alone, batched):
+        assert torch.equal(a.generated_ids, b.generated_ids)
+    local = engine._decoder.local_plan
+    rows = [n for plan, n in calls if plan is local]
+    speech = torch.stack([r.new_ids[0, ::4] == EMPTY for r in batched]).sum(0)   # speech rows per step
+    steps = engine._decoder.steps
+    assert rows == [int(k) for k in speech if k > 0 for _ in range(steps)]
+    assert any(0 < int(k) < len(reqs) for k in speech)                 # a mixed step was exercised
+
+
 def test_fast_path_tokens_equal_eager_tokens(model):
     fast, eager = Engine(model, EMPTY), Engine(model, EMPTY, fast=False)
     for req in (request(6, 10, max_new=16), request(9, 11, sampler=SAMPLED, req_seed=3, max_new=16)):

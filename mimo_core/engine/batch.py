@@ -115,13 +115,13 @@ class BatchDecoder:
             text_logits, [s.request.text_sampler for s in rows], [s.generator for s in rows],
             [s.forbidden_text() for s in rows], top_p=top_p_fast,
         ).tolist()
-        speech = [t == self.empty_text_id for t in text_ids]
-        codes = self._patch_decode(n, rows, speech) if any(speech) else None     # (n, P, C)
+        picked = [i for i, t in enumerate(text_ids) if t == self.empty_text_id]  # speech rows
+        codes = dict(zip(picked, self._patch_decode(picked, rows))) if picked else {}   # row -> (P, C)
 
         outputs: list[StepOutput] = []
         finished: list[tuple[RequestState, StopReason, int | None]] = []
         for i, state in enumerate(rows):
-            event = state.append(text_ids[i], codes[i] if speech[i] else self.empty_codes)
+            event = state.append(text_ids[i], codes.get(i, self.empty_codes))
             reason, token = stop_after_group(text_ids[i], state.new_groups, self.lengths[i] + 1,
                                              state.request, self.context_groups)
             outputs.append((state, event, None))
@@ -177,30 +177,34 @@ class BatchDecoder:
             self._plans[n] = plan
         return plan
 
-    def _patch_decode(self, n: int, rows: list[RequestState], speech: list[bool]) -> torch.Tensor:
-        """Patch decoder for rows 0..n-1 at once -> codes (n, P, C) on CPU.
+    def _patch_decode(self, picked: list[int], rows: list[RequestState]) -> torch.Tensor:
+        """Patch decoder for the speech rows ``picked`` (ascending) at once -> codes
+        (len(picked), P, C) on CPU. Text rows take no part: a batch whose other rows write text
+        does not pay for their patch-decoder steps.
 
         At each step the heads of the channels emitted there are one batched matmul and all
         their decisions (rows x channels, each on its own channel's vocabulary) are taken in one
         ``sample_rows`` call; a row's uniforms are still drawn from its own generator in
         channel order.
         """
-        model, fused = self.model, self.fused
-        samplers = [s.request.audio_sampler for s in rows]
-        generators = [s.generator for s in rows]
-        canvas = self.canvas[:n].fill_(UNGENERATED)                               # (n, S, C)
-        embeds = model.hidden_states_downcast(self.hidden[:n])[:, None, :]       # (n, 1, Dl)
+        model, fused, m = self.model, self.fused, len(picked)
+        samplers = [rows[i].request.audio_sampler for i in picked]
+        generators = [rows[i].generator for i in picked]
+        whole = picked == list(range(m))                                          # rows 0..m-1: a view
+        hidden = self.hidden[:m] if whole else self.hidden[torch.tensor(picked, device=self.hidden.device)]
+        canvas = self.canvas[:m].fill_(UNGENERATED)                               # (m, S, C)
+        embeds = model.hidden_states_downcast(hidden)[:, None, :]                 # (m, 1, Dl)
         last = len(self.schedule) - 1
-        for t, (channels, index, banned, widths, rot) in enumerate(self._step_plan(n)):
+        for t, (channels, index, banned, widths, rot) in enumerate(self._step_plan(m)):
             hidden = step_stack(self.local_plan, embeds, rot,
-                                cache=self.local_cache.at(t, 1, rows=slice(0, n)))[:, 0]   # (n, Dl)
+                                cache=self.local_cache.at(t, 1, rows=slice(0, m)))[:, 0]   # (m, Dl)
             k = len(channels)
-            stacked = self.stacked_logits[: k * n]                                # (k*n, V_max)
-            fused.head_logits(hidden, index, stacked.view(k, n, -1))
-            tokens = sample_rows(stacked, samplers * k, generators * k, banned, speech * k,
-                                 top_p=top_p_fast, widths=widths).view(k, n)      # (k, n)
-            canvas[:, t, index] = tokens.T                                        # (n, k)
+            stacked = self.stacked_logits[: k * m]                                # (k*m, V_max)
+            fused.head_logits(hidden, index, stacked.view(k, m, -1))
+            tokens = sample_rows(stacked, samplers * k, generators * k, banned,
+                                 top_p=top_p_fast, widths=widths).view(k, m)      # (k, m)
+            canvas[:, t, index] = tokens.T                                        # (m, k)
             if t == last:
                 break
-            embeds = fused.local_embed(tokens, index)                             # (n, 1, Dl)
+            embeds = fused.local_embed(tokens, index)                             # (m, 1, Dl)
         return undelay(canvas.cpu(), model.delays, model.group_size)
