@@ -11,8 +11,9 @@ dropped positions back to token ids. The dropped positions are always a prefix o
 ascending order (the cumulative sum of non-negative numbers never decreases), so when the
 last dropped value is strictly below the first kept one, "dropped" is exactly "score <= last
 dropped value", whatever order a sort gives to equal scores. :func:`top_p_filter` therefore
-sorts values only (NumPy's SIMD sort, ~1 ms per row here) and runs the same softmax and
-cumsum on the same sorted values.
+sorts values only (:func:`sorted_values`: NumPy's SIMD sort, or a counting sort of the bit
+patterns for 16-bit text rows, ~0.4-0.6 ms per row here) and runs the same softmax and cumsum
+on the same sorted values.
 
 Rows where equal scores straddle the boundary need a tie order, and ``ties`` chooses it:
 
@@ -90,7 +91,8 @@ def _sortable(scores: torch.Tensor) -> bool:
 
 def sorted_values(scores: torch.Tensor) -> torch.Tensor:
     """The rows of CPU scores (N, V) sorted ascending: ``torch.sort(scores).values`` (equal
-    scores are interchangeable, except that -0.0 and +0.0 may come in either order).
+    scores are interchangeable, except that -0.0 and +0.0 may come in either order; a row
+    with NaN may place it differently, and such rows go to the reference anyway).
 
     16-bit rows as wide as a text vocabulary are counting-sorted: a 16-bit score has one of
     65,536 bit patterns, so a histogram of the patterns in value order, expanded back, is the
