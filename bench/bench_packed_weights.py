@@ -12,7 +12,9 @@ Printed:
    whether the bits agree with ``addmm``;
 2. per config: the fast path's groups/s at batch 1 and batch 8 (spoken-dialogue samplers, as
    bench_engine.py) with its projections swapped for packed ones by a patch inside this script,
-   taking turns with the unpatched path, and whether the batch drew the same tokens.
+   taking turns with the unpatched path, and whether the batch drew the same tokens (the
+   residual rides in oneDNN's "add" post-op, which gave addmm's bits on the shapes checked;
+   ``--scope local`` packs the patch decoder's matrices only, whose copy is small).
 
 Why it is not in the engine: the packed weight is an opaque copy. Keeping the plain weights
 beside it (the eager path, prefill of other shapes) would double the resident memory of every
@@ -77,11 +79,14 @@ def kernels(repeats: int) -> None:
 
 class Packed:
     """Swaps stack._linear and the text head's projection for packed-weight ones (16-bit CPU
-    activations only), packing each weight once on first use."""
+    activations only), packing each weight once on first use. With ``only`` (a set of weight
+    data pointers), only those matrices are packed, and only for two rows or more (one row keeps
+    the row kernel)."""
 
-    def __init__(self):
+    def __init__(self, only: set[int] | None = None):
         self.plain_linear, self.plain_project = stack._linear, stack.project
         self.packs: dict[tuple, torch.Tensor] = {}
+        self.only = only
 
     def pack(self, weight: torch.Tensor) -> torch.Tensor:               # weight (out, in)
         key = (weight.data_ptr(), tuple(weight.shape))
@@ -90,14 +95,19 @@ class Packed:
         return self.packs[key]
 
     def linear(self, x, linear, residual=None):
-        if x.dtype != torch.bfloat16:
+        if x.dtype != torch.bfloat16 or (self.only is not None and (
+                x.shape[0] < 2 or linear.weight.data_ptr() not in self.only)):
             return self.plain_linear(x, linear, residual)
         weight = self.pack(linear.rows if linear.rows is not None else linear.weight.t())
-        out = torch.ops.mkldnn._linear_pointwise(x, weight, linear.bias, "none", [], "")
-        return out if residual is None else out.add_(residual)
+        if residual is None:
+            return torch.ops.mkldnn._linear_pointwise(x, weight, linear.bias, "none", [], "")
+        # the residual as oneDNN's fused "add" post-op: addmm(residual, ...)'s bits on the shapes
+        # we checked (a separate add after the product rounds twice and changes bf16 tokens)
+        out = torch.ops.mkldnn._linear_pointwise.binary(x, residual, weight, None, "add")
+        return out.add_(linear.bias) if linear.bias is not None else out
 
     def project(self, x, weight):
-        if x.dtype != torch.bfloat16:
+        if x.dtype != torch.bfloat16 or self.only is not None:
             return self.plain_project(x, weight)
         return torch.ops.mkldnn._linear_pointwise(x, self.pack(weight), None, "none", [], "")
 
@@ -106,12 +116,17 @@ class Packed:
         stack.project = batch_module.project = self.project if on else self.plain_project
 
 
-def engine_runs(name: str, repeats: int, workdir: Path) -> None:
+def engine_runs(name: str, repeats: int, workdir: Path, scope: str) -> None:
     ckpt = write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: EMPTY_ROW_NORM[name]},
                          **CONFIGS[name])
     engine = Engine(load_mimo_lm(ckpt, dtype=torch.bfloat16), EMPTY, max_batch=8)
     one, eight = requests(1, 24, 40), requests(8, 24, 40)
-    patch = Packed()
+    only = None
+    if scope == "local":                       # the patch decoder's (local transformer's) matrices
+        engine.generate(one[0])                                          # builds the decoder
+        only = {lin.weight.data_ptr() for layer in engine._decoder.local_plan.layers
+                for lin in (layer.qkv, layer.o, layer.gate_up, layer.down)}
+    patch = Packed(only)
     best, tokens = {}, {}
     for on in (False, True):                                             # warm-up (and packing)
         patch.use(on)
@@ -139,16 +154,22 @@ def main() -> int:
     parser.add_argument("--configs", default="tiny,mid")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--scope", default="all", choices=["all", "local"],
+                        help="all: every projection and the text head; local: the patch decoder's "
+                             "projections only, for two rows or more")
+    parser.add_argument("--engine-only", action="store_true", help="skip the kernel table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if not torch.backends.mkldnn.is_available():
         print("this torch has no oneDNN (mkldnn): nothing to measure")
         return 0
-    kernels(args.repeats)
-    print("\nconfig | b1 plain | b1 packed | b8 plain | b8 packed | b8 packed / plain | same b8 tokens")
+    if not args.engine_only:
+        kernels(args.repeats)
+    print(f"\nscope {args.scope}")
+    print("config | b1 plain | b1 packed | b8 plain | b8 packed | b8 packed / plain | same b8 tokens")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.configs.split(","):
-            engine_runs(name, args.repeats, Path(tmp))
+            engine_runs(name, args.repeats, Path(tmp), args.scope)
     print("(groups/s, best of the repeats, the two taking turns; spoken-dialogue samplers)")
     return 0
 
