@@ -119,13 +119,8 @@ def budget(engine: Engine, requests, repeats: int) -> dict:
 
 
 def best_ms(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1e3
+    fn()                                                                  # warm-up
+    return common.best_of(repeats, fn)[0] * 1e3
 
 
 def overlap(model, speech_rows: int, threads: int, repeats: int) -> dict:
