@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -38,7 +37,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mimo_core.engine import Engine, GenerationRequest, SamplerConfig  # noqa: E402
+from mimo_core.engine import Engine, GenerationRequest  # noqa: E402
 from mimo_core.engine.delay import num_steps  # noqa: E402
 from mimo_core.engine.top_p import top_p_fast, top_p_reference  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
@@ -63,6 +62,13 @@ MIX_NORMS = {"dialogue": EMPTY_ROW_NORM, "text": {"tiny": 0.0, "mid": 0.0}}
 # the spoken-dialogue defaults of docs/FORMAT.md section 7 (a task that mixes text and speech groups)
 TEXT, AUDIO = TASKS["dialogue"].text, TASKS["dialogue"].audio
 EMPTY_CODES = tiny_config(VOCAB).speech_empty_ids      # the release's empty ids (both configs)
+
+
+def write_checkpoint(workdir: Path, name: str, mix: str = "dialogue") -> Path:
+    """The config's random checkpoint (seed 0) in the official on-disk format, under workdir/name;
+    ``mix`` sets how far the <|empty|> row is raised (MIX_NORMS)."""
+    return write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: MIX_NORMS[mix][name]},
+                         **CONFIGS[name])
 
 
 def prompt(groups: int, seed: int) -> torch.Tensor:
@@ -177,9 +183,8 @@ def load_memory(ckpt: Path, dtype: str) -> dict:
                 peak_rss_increase_mb=(after - before) / 2**20, ratio_to_disk=(after - before) / disk)
 
 
-def bench_config(name: str, overrides: dict, args, workdir: Path) -> dict:
-    ckpt = write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: MIX_NORMS[args.mix][name]},
-                         **overrides)
+def bench_config(name: str, args, workdir: Path) -> dict:
+    ckpt = write_checkpoint(workdir, name, args.mix)
     model = load_mimo_lm(ckpt, device=args.device, dtype=getattr(torch, args.dtype))
     n, P0, reps = args.groups, args.prompt_groups, args.repeats
     row = dict(config=name, params_m=model.num_parameters() / 1e6)
@@ -249,7 +254,7 @@ def main() -> int:
     top_p = top_p_timing(args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.configs.split(","):
-            rows.append(bench_config(name, CONFIGS[name], args, Path(tmp)))
+            rows.append(bench_config(name, args, Path(tmp)))
             print(f"[{name} done]", file=sys.stderr, flush=True)
 
     print(f"\nengine benchmark: {args.groups} groups/request, prompts of {args.prompt_groups}+ groups, "

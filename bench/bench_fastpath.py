@@ -41,10 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_engine import AUDIO, CONFIGS, EMPTY, EMPTY_ROW_NORM, TEXT, VOCAB, prompt  # noqa: E402
+from bench_engine import AUDIO, EMPTY, TEXT, prompt, write_checkpoint  # noqa: E402
 from mimo_core.engine import GREEDY, Engine, GenerationRequest  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
-from mimo_core.lm.tiny import write_tiny_lm  # noqa: E402
 
 # metadata-only aten ops: no kernel launches on a GPU
 VIEW_OPS = frozenset({
@@ -130,8 +129,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.configs.split(","):
-            ckpt = write_tiny_lm(Path(tmp) / name, vocab_size=VOCAB, seed=0,
-                                 row_norms={EMPTY: EMPTY_ROW_NORM[name]}, **CONFIGS[name])
+            ckpt = write_checkpoint(Path(tmp), name)
             for dtype in ("bfloat16", "float32"):
                 m = fused_memory(ckpt, dtype)
                 load = m["load_anon_mb"] + m["load_file_mb"]

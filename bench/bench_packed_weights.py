@@ -36,12 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_engine import CONFIGS, EMPTY, EMPTY_ROW_NORM, VOCAB, requests  # noqa: E402
+from bench_engine import EMPTY, requests, write_checkpoint  # noqa: E402
 import mimo_core.engine.batch as batch_module  # noqa: E402
 import mimo_core.lm.stack as stack  # noqa: E402
 from mimo_core.engine import Engine  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
-from mimo_core.lm.tiny import write_tiny_lm  # noqa: E402
 
 # (in, out) of the fast path's projections: the release (hidden 4096, local 1024) and mid
 SHAPES = {"release qkv": (4096, 4608), "release down": (11008, 4096), "release local gate_up": (1024, 8192),
@@ -117,8 +116,7 @@ class Packed:
 
 
 def engine_runs(name: str, repeats: int, workdir: Path, scope: str) -> None:
-    ckpt = write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: EMPTY_ROW_NORM[name]},
-                         **CONFIGS[name])
+    ckpt = write_checkpoint(workdir, name)
     engine = Engine(load_mimo_lm(ckpt, dtype=torch.bfloat16), EMPTY, max_batch=8)
     one, eight = requests(1, 24, 40), requests(8, 24, 40)
     only = None

@@ -48,10 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_engine import AUDIO, CONFIGS, EMPTY, MIX_NORMS, TEXT, VOCAB, best_of_interleaved, prompt, requests  # noqa: E402
+from bench_engine import AUDIO, EMPTY, MIX_NORMS, TEXT, best_of_interleaved, prompt, requests, write_checkpoint  # noqa: E402
 from mimo_core.engine import GREEDY, Engine, GenerationRequest  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
-from mimo_core.lm.tiny import write_tiny_lm  # noqa: E402
 
 SPECIAL = dict(sosp_idx=151665, eosp_idx=151666, empty_idx=EMPTY, sostm_idx=151670, eostm_idx=151671,
                eot_idx=151672)
@@ -170,8 +169,7 @@ def speech_share(results) -> float:
 
 
 def bench_config(name: str, args, workdir: Path) -> dict:
-    ckpt = write_tiny_lm(workdir / name, vocab_size=VOCAB, seed=0, row_norms={EMPTY: MIX_NORMS[args.mix][name]},
-                         **CONFIGS[name])
+    ckpt = write_checkpoint(workdir, name, args.mix)
     reference = Reference(args, ckpt)
     try:
         model = load_mimo_lm(ckpt, dtype=getattr(torch, args.dtype))

@@ -42,7 +42,6 @@ from mimo_core.engine import batch as batch_module  # noqa: E402
 from mimo_core.lm import fused as fused_module  # noqa: E402
 from mimo_core.lm import load_mimo_lm  # noqa: E402
 from mimo_core.lm.stack import Rotary  # noqa: E402
-from mimo_core.lm.tiny import write_tiny_lm  # noqa: E402
 
 
 class Timers:
@@ -213,9 +212,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = write_tiny_lm(Path(tmp) / args.config, vocab_size=common.VOCAB, seed=0,
-                             row_norms={common.EMPTY: common.EMPTY_ROW_NORM[args.config]},
-                             **common.CONFIGS[args.config])
+        ckpt = common.write_checkpoint(Path(tmp), args.config)
         model = load_mimo_lm(ckpt, dtype=torch.bfloat16)
         engine = Engine(model, common.EMPTY, max_batch=8)
         result = budget(engine, common.requests(8, args.groups, args.prompt_groups), args.repeats)
