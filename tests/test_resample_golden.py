@@ -2,7 +2,12 @@
 
 Each input (44.1 kHz stereo, 48/16/8 kHz PCM, 22.05 kHz float) goes through ``load_audio`` as
 any upload does (float32 read, channel mean, reference resampling to 24 kHz): ``wav24k`` must
-match within 1e-6, and the fp32 fixture tokenizer's codes of OUR waveform must equal ``codes20``.
+match within 1e-6, and the fp32 fixture tokenizer's codes of OUR waveform must match ``codes20``
+by the README's portable rule (tests/parity_rules.py): full-band inputs equal, or flipped only
+where the reference's margin at the first differing stage was below 1e-3; the 8 kHz input, whose
+mel is a tenth FFT-rounding noise, differing in at most 20 % of its frames. Measured on a 2-core
+AMD EPYC: the four full-band inputs equal; speech_8k 37 of 1,400 codes in 8 of 70 frames, as the
+reference itself gives on that CPU. A wrong resampler changes every frame (tests/test_parity_rules.py).
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import torch
 from safetensors.torch import load_file
 
 from tests.conftest import FIXTURES, fixtures_available, requires_fixtures
+from tests.parity_rules import WAV24K_ATOL, check_full_band_codes, check_narrow_band_codes
 from mimo_core.audio_io import load_audio
 
 pytestmark = requires_fixtures
 
-WAV_ATOL = 1e-6
+NARROW_BAND_RATE = 8000          # at or below: no energy above 4 kHz (README, "Inputs at other sample rates")
 GOLDENS = FIXTURES / "goldens" / "resample"
 
 
@@ -56,12 +62,14 @@ def test_all_five_rates_are_covered(index):
 def test_wav24k_matches_the_reference(name, index, ours):
     golden = load_file(GOLDENS / f"{name}.safetensors")["wav24k"].numpy()
     assert ours[name].shape == golden.shape == (index[name]["wav24k_samples"],)
-    np.testing.assert_allclose(ours[name], golden, atol=WAV_ATOL, rtol=0)
+    np.testing.assert_allclose(ours[name], golden, atol=WAV24K_ATOL, rtol=0)
 
 
 @pytest.mark.parametrize("name", cases())
-def test_codes_of_our_waveform_equal_the_reference(name, ours, tokenizer):
-    golden = load_file(GOLDENS / f"{name}.safetensors")["codes20"]
+def test_codes_of_our_waveform_match_the_reference(name, index, ours, tokenizer):
+    golden = load_file(GOLDENS / f"{name}.safetensors")
     codes = tokenizer.encode(ours[name])
-    assert codes.shape == golden.shape
-    assert torch.equal(codes, golden), f"{int((codes != golden).sum())} of {codes.numel()} codes differ"
+    if index[name]["sample_rate"] <= NARROW_BAND_RATE:
+        check_narrow_band_codes(codes, golden["codes20"])
+    else:
+        check_full_band_codes(codes, golden["codes20"], golden["rvq_margin"])
