@@ -6,6 +6,7 @@ least-busy choice and failover are tested with a dead address beside the live on
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 from mimo_core.errors import PromptError
 from mimo_core.remote import EnginePool, RemoteBackend, RemoteError, parse_urls
+from mimo_core.sampler_config import SamplerConfig
 from mimo_core.tasks import (ASRRequest, ChatRequest, ContinueRequest, DialogueRequest, FewShotExample,
                              GenerationOptions, S2SRequest, S2TRequest, TTSRequest, UnderstandRequest)
 
@@ -22,6 +24,7 @@ SHORT = GenerationOptions(seed=1, max_new_groups=6)
 SAMPLES_PER_GROUP = 4 * 960
 STREAM_REL_RMS = 0.05            # the codec streaming decoder's tolerance (codec/streaming.py)
 PCM16_STEP = 1 / 32767
+FINISH_OF = {"stop_token": "stop_token", "max_new_groups": "max_new_groups", "context_limit": "max_new_groups"}
 PROCESS_START_S = 180            # a fresh interpreter importing the app, on a busy machine
 
 
@@ -70,6 +73,52 @@ def test_asr_understand_and_thinking_text_match_the_local_model(remote, model):
                     S2TRequest(audio=clip, thinking=True, options=SHORT)):
         here, there = model.run(request), remote.run(request)
         assert (there.thinking, there.answer) == (here.thinking, here.answer), type(request).__name__
+
+
+# An engine whose own task defaults differ from ours (another version, another registry): the
+# call carries the resolved samplers, so it still samples as the local run does.
+OTHER_DEFAULTS = {"text": SamplerConfig(temperature=1.7, top_k=2, top_p=0.3), "audio": SamplerConfig(greedy=True)}
+SAMPLED = {
+    "tts-defaults": TTSRequest(text="Hello there.", options=GenerationOptions(seed=4, max_new_groups=16)),
+    "tts-override": TTSRequest(text="Hello there.", options=GenerationOptions(
+        seed=5, max_new_groups=16, text_temperature=0.9, text_top_k=40, audio_temperature=1.2,
+        audio_top_p=0.8, audio_top_k=30)),
+    "chat-defaults": ChatRequest(text="Tell me more.", options=GenerationOptions(seed=3, max_new_groups=10,
+                                                                                 min_new_groups=6)),
+    "chat-override": ChatRequest(text="Tell me more.", options=GenerationOptions(
+        seed=5, max_new_groups=10, min_new_groups=6, text_temperature=1.3, text_top_p=0.9)),
+}
+
+
+def _streamed(events) -> tuple[str, np.ndarray, str]:
+    """(text, concatenated audio chunks, stop reason) of a stream of StreamEvents."""
+    events = list(events)
+    chunks = [e.audio_chunk for e in events if e.audio_chunk is not None and len(e.audio_chunk)]
+    result = events[-1].result
+    return result.text, (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), result.stop_reason
+
+
+@pytest.mark.parametrize("case", SAMPLED)
+def test_an_engine_with_other_defaults_samples_like_the_local_run(remote, model, monkeypatch, case):
+    """The same seeded request, run here and on the engine: the same text and the same audio
+    (both from the codec's streaming decoder; the engine's pcm16 rounds to 1/32767), though
+    the engine's registry says other samplers than ours."""
+    from mimo_core.tasks import registry
+
+    request = SAMPLED[case]
+    text, audio, stop = _streamed(model.stream(request))
+    call = remote._to_call(request)                       # resolved here, with our registry
+    spec = registry.spec_of(request)
+    monkeypatch.setitem(registry._BY_TYPE, type(request), replace(spec, **OTHER_DEFAULTS))
+    other_text, other_audio, _ = _streamed(model.stream(request))
+    assert other_text != text or len(other_audio) != len(audio) or not np.array_equal(other_audio, audio), \
+        "the other defaults must change a local run, or this test proves nothing"
+    there_text, there_audio, there_stop = _streamed(remote._events(call, threading.Event()))
+    if call.kind == "speech":                 # /v1/audio/speech answers audio only
+        assert np.abs(audio).max() > 0 and len(there_audio) == len(audio)      # speech, not silence
+        assert np.max(np.abs(there_audio - np.clip(audio, -1, 1))) <= 0.5 * PCM16_STEP + 1e-7
+    else:
+        assert (there_text, there_stop) == (text, FINISH_OF[stop]) and text
 
 
 def test_chat_conversation_continues_through_display_turns(remote):

@@ -115,7 +115,13 @@ def test_fields_speed_language_options():
         ["zh", "zh", "zh", "en", "en", None]
     opts = options({"temperature": 0.7, "top_p": 0.9, "seed": 3, "max_tokens": 12})
     assert opts == GenerationOptions(seed=3, max_new_groups=12, text_temperature=0.7, text_top_p=0.9)
-    for bad in ({"temperature": 0}, {"top_p": 2}, {"seed": "x"}, {"max_tokens": 0}, {"seed": 1.5}):
+    # temperature 0 is argmax for that sampler alone (as vLLM reads it; ASR's greedy text with
+    # sampled audio travels so); "0" as a multipart form sends it
+    assert options({"temperature": 0, "audio_temperature": 0.5}) == \
+        GenerationOptions(text_greedy=True, audio_temperature=0.5)
+    assert options({"audio_temperature": "0"}) == GenerationOptions(audio_greedy=True)
+    for bad in ({"temperature": -0.1}, {"audio_temperature": -1}, {"top_p": 2}, {"seed": "x"},
+                {"max_tokens": 0}, {"seed": 1.5}):
         with pytest.raises(ApiError) as err:
             options(bad)
         assert err.value.status == 400 and err.value.param == next(iter(bad))

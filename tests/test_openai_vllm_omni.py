@@ -12,7 +12,11 @@ A GPU run against a real ``vllm serve XiaomiMiMo/MiMo-Audio-7B-Instruct --omni``
    this text to speech: ...", ASR via the transcription question, system audio = voice prompt,
    assistant history turns as text);
 2. streamed chunks look as replayed here (``modality`` field, one WAV per audio chunk);
-3. the sampling fields we send (seed, max_tokens, temperature, top_p, top_k) are accepted.
+3. the sampling fields we send (temperature, top_p, top_k, seed, max_tokens, min_tokens; see
+   tests/test_remote_sampling.py and docs/DEPLOY.md) are accepted and reach stage 0, and
+   temperature 0.0 gives greedy text;
+4. speech sampled at the tasks' text temperatures (TTS and dialogue: 0.6) is not broken by its
+   model's greedy speak/text gate (docs/DEPLOY.md, "What a remote engine is sent").
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from mimo_core.errors import InputTooLongError, PromptError
 from mimo_core.resolve import Role
 from mimo_core.tasks import GenerationOptions, Limits
 from mimo_core.sampler_config import GREEDY, SamplerConfig as Sampling
-from mimo_core.tasks.defaults import groups_for_seconds, resolve_options
+from mimo_core.tasks.defaults import groups_for_seconds, resolve_options, resolve_settings
 from mimo_core.tasks.limits import check_context, check_duration, check_options, check_text
 from mimo_core.tasks.registry import CONTINUE_MIN_NEW_GROUPS, TASKS
 
@@ -72,6 +72,32 @@ def test_overrides_and_greedy():
 
 def test_max_new_groups_capped_by_context():
     assert resolve_options(TASKS["chat"], GenerationOptions(max_new_groups=10**6), 8000).max_new_groups == MAX_CONTEXT_GROUPS - 8000
+
+
+def test_one_sampler_greedy():
+    """text_greedy / audio_greedy (an API's temperature 0) make only that sampler argmax."""
+    asr_like = resolve_options(TASKS["tts"], GenerationOptions(text_greedy=True, audio_top_p=0.5), 10)
+    assert asr_like.text == GREEDY and asr_like.audio == Sampling(temperature=0.9, top_p=0.5)
+    audio_only = resolve_options(TASKS["chat"], GenerationOptions(audio_greedy=True, text_top_k=3), 10)
+    assert audio_only.audio == GREEDY and audio_only.text == Sampling(temperature=0.4, top_k=3, top_p=0.95)
+
+
+def test_settings_before_the_prompt_and_capped_after_it():
+    """resolve_settings (what a remote engine is sent) leaves the length open unless asked;
+    resolve_options is the same settings with the context room as the cap."""
+    cont = TASKS["continue"]
+    open_ended = resolve_settings(TASKS["chat"], GenerationOptions(seed=4))
+    assert (open_ended.max_new_groups, open_ended.min_new_groups, open_ended.seed) == (None, 0, 4)
+    short = resolve_settings(cont, GenerationOptions(), requested=groups_for_seconds(0.5))
+    assert (short.max_new_groups, short.min_new_groups) == (4, 4)
+    cases = ((GenerationOptions(), 13, 20), (GenerationOptions(max_new_groups=10**5), None, 8000),
+             (GenerationOptions(min_new_groups=50), None, MAX_CONTEXT_GROUPS - 20))
+    for options, requested, prompt in cases:
+        wanted, got = resolve_settings(cont, options, requested), resolve_options(cont, options, prompt, requested)
+        room = MAX_CONTEXT_GROUPS - prompt
+        cap = room if wanted.max_new_groups is None else min(wanted.max_new_groups, room)
+        assert (got.text, got.audio, got.seed) == (wanted.text, wanted.audio, wanted.seed)
+        assert (got.max_new_groups, got.min_new_groups) == (cap, min(wanted.min_new_groups, cap))
 
 
 @pytest.mark.parametrize("options", [

@@ -84,26 +84,22 @@ def options(data: dict) -> GenerationOptions:
     """OpenAI's sampling fields -> GenerationOptions. ``temperature`` / ``top_p`` set the text
     sampler (OpenAI has one); ``top_k``, ``audio_temperature``, ``audio_top_p``,
     ``audio_top_k`` and ``greedy`` are our extras; ``seed`` makes sampling reproducible.
-    ``max_completion_tokens`` / ``max_tokens`` bound the generated groups (each carries one
-    text token and 4 audio frames, 0.16 s of speech), on every endpoint; ``min_tokens`` (as
-    vLLM names it) is the fewest groups before a stop token may end generation."""
+    A temperature of 0 is argmax for that sampler (as in vLLM; ``greedy: true`` is both), and
+    ``top_k`` 0 turns top-k off. ``max_completion_tokens`` / ``max_tokens`` bound the generated
+    groups (each carries one text token and 4 audio frames, 0.16 s of speech), on every
+    endpoint; ``min_tokens`` (as vLLM names it) is the fewest groups before a stop token may end
+    generation. Remote clients (mimo_core/remote/wire.py) send every one of them, resolved."""
     max_groups = number(data, "max_completion_tokens", int, 1)
     if max_groups is None:
         max_groups = number(data, "max_tokens", int, 1)
+    text_t, audio_t = number(data, "temperature", float, 0), number(data, "audio_temperature", float, 0)
     return GenerationOptions(
         greedy=flag(data, "greedy"), seed=number(data, "seed", int), max_new_groups=max_groups,
         min_new_groups=number(data, "min_tokens", int, 0),
-        text_temperature=_positive(data, "temperature"), text_top_p=number(data, "top_p", float, 0, 1),
-        text_top_k=number(data, "top_k", int, 0),
-        audio_temperature=_positive(data, "audio_temperature"),
+        text_greedy=text_t == 0, text_temperature=text_t or None,
+        text_top_p=number(data, "top_p", float, 0, 1), text_top_k=number(data, "top_k", int, 0),
+        audio_greedy=audio_t == 0, audio_temperature=audio_t or None,
         audio_top_p=number(data, "audio_top_p", float, 0, 1), audio_top_k=number(data, "audio_top_k", int, 0))
-
-
-def _positive(data: dict, name: str) -> Optional[float]:
-    value = number(data, name, float, 0)
-    if value == 0:
-        raise bad_request(f"{name} must be > 0 (set greedy: true for argmax decoding)", param=name)
-    return value
 
 
 def speech_format(data: dict) -> str:

@@ -10,9 +10,11 @@ docs/DEPLOY.md):
   ``delta.content`` and so does audio: each audio chunk is a base64, self-contained WAV file.
 
 TTS uses its example prompt ("Please convert this text to speech: ..."), ASR an explicit
-transcription request. What it has no field for is refused with one line: style
-instructions, thinking, custom templates, and the Base tasks (continuation, few-shot
-speech-to-speech), which it does not serve.
+transcription request. Every call carries the task's resolved text sampler, seed and lengths
+(:func:`.sampling.omni_fields`: temperature 0 is greedy there); it has no field for the audio
+sampler. What it has no field for is refused with one line: style instructions, thinking,
+custom templates, and the Base tasks (continuation, few-shot speech-to-speech), which it does
+not serve.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..tasks.registry import spec_of
 from ..tasks.types import (ASRRequest, ChatRequest, ContinueRequest, DialogueRequest, S2SRequest,
                            S2TRequest, StreamEvent, TTSRequest, Turn, UnderstandRequest)
 from .answers import SseReader
+from .sampling import omni_fields, request_settings
 from .wire import Call, wav_b64
 
 TTS_PROMPT = "Please convert this text to speech: {text}"
@@ -52,12 +55,7 @@ def to_call(request: Any) -> Call:
         raise _refuse("a custom prompt template")
     if getattr(request, "thinking", False):
         raise _refuse("thinking")
-    opts = request.options
-    if opts.min_new_groups is not None or opts.greedy:
-        raise _refuse("greedy decoding or min_new_groups")
-    sampling = {"seed": opts.seed, "max_tokens": opts.max_new_groups, "temperature": opts.text_temperature,
-                "top_p": opts.text_top_p, "top_k": opts.text_top_k}
-    body: dict = {"model": None, "stream": True, **{k: v for k, v in sampling.items() if v is not None}}
+    body: dict = {"model": None, "stream": True, **omni_fields(request_settings(request))}
     speaks = isinstance(request, (TTSRequest, DialogueRequest))
     body["modalities"] = ["text", "audio"] if speaks else ["text"]
     if speaks:

@@ -22,8 +22,8 @@ from ..constants import SAMPLE_RATE
 from ..errors import PromptError
 from ..tasks.registry import spec_of
 from ..tasks.types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest,
-                           GenerationOptions, S2SRequest, S2TRequest, TTSRequest, Turn,
-                           UnderstandRequest)
+                           S2SRequest, S2TRequest, TTSRequest, Turn, UnderstandRequest)
+from .sampling import mimo_fields, request_settings
 
 INSTRUCT_MODEL, BASE_MODEL = "mimo-audio-instruct", "mimo-audio-base"
 PCM16_SCALE = 32767.0
@@ -67,23 +67,15 @@ def _audio_part(audio: Any, what: str) -> dict:
     return {"type": "input_audio", "input_audio": _audio_obj(audio, what)}
 
 
-def _sampling(options: GenerationOptions) -> dict:
-    fields = {"greedy": options.greedy or None, "seed": options.seed,
-              "max_tokens": options.max_new_groups, "temperature": options.text_temperature,
-              "top_p": options.text_top_p, "top_k": options.text_top_k,
-              "audio_temperature": options.audio_temperature, "audio_top_p": options.audio_top_p,
-              "audio_top_k": options.audio_top_k, "min_tokens": options.min_new_groups}
-    return {k: v for k, v in fields.items() if v is not None}
-
-
 def _no_template(request: Any) -> None:
     if getattr(request, "template", None) is not None:
         raise PromptError("custom prompt templates are not available through a remote engine")
 
 
 def to_call(request: Any) -> Call:
-    """The HTTP call that runs ``request`` on a remote engine."""
-    opts = _sampling(request.options)
+    """The HTTP call that runs ``request`` on a remote engine, with its resolved samplers and
+    lengths (:mod:`.sampling`)."""
+    opts = mimo_fields(request_settings(request))
     if isinstance(request, TTSRequest):
         _no_template(request)
         body = {"model": INSTRUCT_MODEL, "input": request.text, "voice": "default",

@@ -28,7 +28,7 @@ from ..constants import GROUP_SIZE
 from ..context import check_context
 from ..errors import PromptError
 from ..prompts import DEFAULT_DIALOGUE_SYSTEM_PROMPT, DialogueTurn, FewShotPair, PromptBuilder, with_history
-from .defaults import groups_for_seconds
+from .defaults import requested_groups
 from .inputs import load_input_audio
 from .limits import Limits, check_duration, check_example_count, check_options, check_text
 from .registry import TaskSpec, spec_of
@@ -97,8 +97,8 @@ def prepare(request: TaskRequest, limits: Limits) -> Prepared:
 
 # ------------------------------------------------------------------------------ per task
 def prepare_continue(r, limits: Limits) -> Prepared:
-    seconds = check_duration(r.duration_s, limits)
-    p = Prepared(spec_of(r), "speech_continuation", {}, requested_groups=groups_for_seconds(seconds))
+    check_duration(r.duration_s, limits)
+    p = Prepared(spec_of(r), "speech_continuation", {}, requested_groups=requested_groups(r))
     p.args["codes"] = p.wave(load_input_audio(r.audio, "prompt audio", limits))
     return p
 

@@ -26,7 +26,11 @@ AudioInput = Union[str, Path, bytes, tuple, np.ndarray]
 
 @dataclass(frozen=True)
 class GenerationOptions:
-    """Per-request overrides of the task's sampler defaults (docs/FORMAT.md section 7). ``None`` = default."""
+    """Per-request overrides of the task's sampler defaults (docs/FORMAT.md section 7). ``None`` = default.
+
+    ``greedy``: argmax for both samplers; ``text_greedy`` / ``audio_greedy``: for that one
+    (what an API's temperature 0 asks for). Greedy wins over the same sampler's other fields.
+    """
 
     greedy: bool = False
     seed: Optional[int] = None
@@ -38,6 +42,8 @@ class GenerationOptions:
     audio_temperature: Optional[float] = None
     audio_top_k: Optional[int] = None
     audio_top_p: Optional[float] = None
+    text_greedy: bool = False
+    audio_greedy: bool = False
 
 
 @dataclass(frozen=True)
