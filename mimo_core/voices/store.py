@@ -144,6 +144,11 @@ class VoiceStore:
     def _exists(conn, voice_id: str) -> bool:
         return conn.execute("SELECT 1 FROM voices WHERE id = ?", (voice_id,)).fetchone() is not None
 
+    def _clash(self, conn, owner: str, key: str, name: str):
+        """The error for a UNIQUE failure: the owner's own name first (as SessionVoices checks)."""
+        mine = conn.execute("SELECT 1 FROM voices WHERE owner = ? AND name_key = ?", (owner, key)).fetchone()
+        return rules.exists_error(name, shared=mine is None)
+
     def _resolve(self, conn, name: str, viewer: str, owner: Optional[str], *,
                  intact: bool = True) -> Voice:
         voice = rules.resolve(
@@ -191,8 +196,8 @@ class VoiceStore:
                          v.audio_size, new.audio_sha256, v.duration_s, v.sample_rate,
                          new.codes.tobytes(), *v.codes_shape, new.codes_sha256, v.codes_tag,
                          v.transcript, v.language, v.note, 1, v.created_at))
-                except sqlite3.IntegrityError as e:
-                    raise rules.exists_error(v.name, shared="owner" not in str(e)) from None
+                except sqlite3.IntegrityError:
+                    raise self._clash(conn, v.owner, new.key, v.name) from None
                 write_atomic(self.audio_dir, path.name, new.audio)     # before the commit
         except BaseException:
             remove_quietly(path)             # the row was rolled back: its file must go too
@@ -261,8 +266,8 @@ class VoiceStore:
             rules.require_write(voice, viewer, "rename")
             try:
                 conn.execute("UPDATE voices SET name = ?, name_key = ? WHERE id = ?", (new, key, voice.id))
-            except sqlite3.IntegrityError as e:
-                raise rules.exists_error(new, shared="owner" not in str(e)) from None
+            except sqlite3.IntegrityError:
+                raise self._clash(conn, voice.owner, key, new) from None
             return self._one(conn, "id = ?", (voice.id,))
 
     def set_shared(self, name: str, shared: bool, viewer: str, *,
