@@ -34,14 +34,15 @@ def _wait(start_at: float) -> None:
         time.sleep(0.001)
 
 
-def add_many(root: str, owner: str, count: int, start_at: float, limit: int = 100) -> list[str]:
-    """Add ``count`` voices ``<owner>-<i>``; return the one-line errors met (if any)."""
+def add_many(root: str, owner: str, count: int, start_at: float, limit: int = 100,
+             prefix: str = "") -> list[str]:
+    """Add ``count`` voices ``<prefix or owner>-<i>``; return the one-line errors met (if any)."""
     store = VoiceStore(Path(root), max_voices_per_owner=limit)
     _wait(start_at)
     errors = []
     for i in range(count):
         try:
-            add(store, f"{owner}-{i}", owner, seed=i)
+            add(store, f"{prefix or owner}-{i}", owner, seed=i)
         except VoiceError as e:
             errors.append(f"{type(e).__name__}: {e}")
     store.close()
