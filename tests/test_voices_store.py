@@ -246,3 +246,9 @@ def test_data_dir_locally(tmp_path, monkeypatch):
     assert resolve_data_dir(None, on_space=False)[0] == tmp_path / "home/.cache/mimo-audio-studio"
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert resolve_data_dir(None, on_space=False) == (tmp_path / "xdg/mimo-audio-studio", True)
+
+
+def test_a_database_path_that_is_a_folder_is_one_line(root):
+    (root / "voices.sqlite3").mkdir(parents=True)
+    with pytest.raises(VoiceDatabaseError, match="^.*voices.sqlite3 is not a usable voice database"):
+        VoiceStore(root)

@@ -70,11 +70,15 @@ class VoiceStore:
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        with _guard(f"open the voice library at {self.root}"):
-            self.audio_dir.mkdir(parents=True, exist_ok=True)
-        with self._conn() as conn:
-            db.init_schema(conn, self.db_path)
-        self.vacuum()
+        try:
+            with _guard(f"open the voice library at {self.root}"):
+                self.audio_dir.mkdir(parents=True, exist_ok=True)
+            with self._conn() as conn:
+                db.init_schema(conn, self.db_path)
+            self.vacuum()
+        except BaseException:
+            self.close()
+            raise
 
     def __repr__(self) -> str:
         return f"VoiceStore({str(self.root)!r})"
@@ -294,16 +298,18 @@ class VoiceStore:
                 remove_quietly(path)
 
     def vacuum(self) -> builtins.list[str]:
-        """Remove audio files no row names (a crash mid-delete or mid-add); return their names."""
+        """Remove audio files no row names (a crash mid-delete or mid-add); return their names.
+
+        A file is kept while any row has its id, even a damaged row: deleting the row frees it.
+        """
         removed = []
         with _guard(f"clean the voice library at {self.root}"), self._write() as conn:
-            rows = {(r[0], r[1]) for r in conn.execute("SELECT id, audio_ext FROM voices")}
+            ids = {r[0] for r in conn.execute("SELECT id FROM voices")}
             with os.scandir(self.audio_dir) as entries:
                 for entry in entries:
-                    stem, _, ext = entry.name.partition(".")
                     if not entry.is_file(follow_symlinks=False):
                         continue
-                    if entry.name.startswith(TMP_PREFIX) or (stem, ext) not in rows:
+                    if entry.name.startswith(TMP_PREFIX) or entry.name.partition(".")[0] not in ids:
                         if remove_quietly(Path(entry.path)):
                             removed.append(entry.name)
         return removed
