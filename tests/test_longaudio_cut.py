@@ -1,6 +1,7 @@
 """Cutting long recordings at pauses: the rules on exact frame flags, then webrtcvad on speech
 (this repo's espeak-ng clips) joined by silences of known lengths under light noise."""
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from mimo_core.longaudio.blocks import AudioBlocks
-from mimo_core.longaudio.cut import (PAD_S, Span, cut_points, segment_flags, segments_audio,
+from mimo_core.longaudio.cut import (FRAME_S, PAD_S, Frame, Span, cut_points, segment_flags, segments_audio,
                                      speech_frames)
 
 SR = 24_000
@@ -82,6 +83,29 @@ def test_speech_without_pauses_is_hard_cut_within_the_limit():
     spans = list(segment_flags([True] * 2167))                       # 65.01 s of speech
     assert spans == [Span(0.0, 29.88), Span(29.88, 59.76), Span(59.76, 65.01)]
     assert all(s.duration_s <= 30.0 for s in spans)
+
+
+def test_random_flags_give_ordered_bounded_spans_covering_the_speech():
+    rng = random.Random(0)
+    for trial in range(150):
+        flags = []
+        while len(flags) < 3000:
+            flags += [rng.random() < 0.6] * rng.randint(1, rng.choice([3, 12, 40, 400]))
+        quiet_db, loud_db = (-70, -40), (-30, -5)
+        with_levels = [Frame(f, rng.uniform(*(loud_db if f else quiet_db))) for f in flags] if trial % 2 else flags
+        max_s, duration_s = rng.choice([5.0, 10.0, 30.0]), len(flags) * FRAME_S
+        spans = list(segment_flags(with_levels, duration_s=duration_s, max_segment_s=max_s))
+        assert all(0 <= s.start_s < s.end_s <= duration_s + 1e-6 and s.duration_s <= max_s + 1e-6 for s in spans)
+        assert all(a.end_s <= b.start_s for a, b in zip(spans, spans[1:]))
+        i = 0
+        while i < len(flags):                                        # every speech run of 5+ frames is in a span
+            j = i
+            while j < len(flags) and flags[j] == flags[i]:
+                j += 1
+            if flags[i] and j - i >= 5:
+                middle = (i + j) / 2 * FRAME_S
+                assert any(s.start_s <= middle <= s.end_s for s in spans), (trial, i, j)
+            i = j
 
 
 def test_rules_are_checked():

@@ -240,3 +240,12 @@ def test_docstring_examples():
     from mimo_core.longform import sentences, split, textin
     for module in (sentences, split, textin):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_random_texts_always_give_valid_segments():
+    pieces = list("ab Ab. .,;:!?…\"'”)(\n\t 中文。，！？；、「」1 3.") + ["Mr. ", "e.g. ", "...", "\n\n", "\r\n", "- "]
+    rng = random.Random(1)
+    for _ in range(120):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 300)))
+        for sizes in ({}, dict(target_chars=10, max_chars=15, min_chars=3), dict(target_chars=3, max_chars=3, min_chars=1)):
+            assert_valid(text, split_text(text, **sizes), sizes.get("max_chars", MAX_CHARS))
