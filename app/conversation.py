@@ -10,7 +10,7 @@ appended at its end.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, NamedTuple, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import gradio as gr
 
@@ -19,13 +19,14 @@ from mimo_core.tasks.types import Conversation, Turn
 
 from .handler_base import StreamState, user_errors
 from .inputs import audio_file, audio_path_of, wav_bytes
+from .updates import UiUpdate
 
 THINKING_TITLE = "Thinking"
 VOICE_LOCKED = "Voice prompt (fixed after the first turn: Clear conversation to change it)"
 VOICE_OPEN = "Voice prompt (optional: the voice to answer in)"
 
 
-class TurnUpdate(NamedTuple):
+class TurnUpdate(UiUpdate):
     """What a conversation tab shows while a turn runs. ``message``: the input widget (emptied
     when answered); ``voice``/``system``: the first-turn-only controls (locked once the
     conversation has started). A tab wires the fields :func:`turn_fields` names for it."""
@@ -47,6 +48,11 @@ def turn_fields(task: str) -> tuple[str, ...]:
     if "voice_prompt" in spec.input_names:
         names += ["voice", "system"]
     return tuple(names)
+
+
+def cleared_fields(task: str) -> tuple[str, ...]:
+    """The :func:`turn_fields` the Clear button resets (all but the live player and the message)."""
+    return tuple(name for name in turn_fields(task) if name not in ("live", "message"))
 
 
 def _message(role: str, content: Any, **extra: Any) -> dict:
@@ -95,11 +101,13 @@ def _answer_messages(state: StreamState) -> list[dict]:
     return shown + [_message("assistant", answer or "...")]
 
 
-def _locks(started: bool) -> tuple[Any, Any]:
-    """Voice and system prompt controls: open before the first turn, locked after it."""
+def _locks(started: bool) -> dict[str, Any]:
+    """Voice and system prompt controls (:class:`TurnUpdate` fields): open before the first
+    turn, locked after it."""
     if started:
-        return gr.update(value=None, interactive=False, label=VOICE_LOCKED), gr.update(interactive=False)
-    return gr.update(interactive=True, label=VOICE_OPEN), gr.update(interactive=True)
+        return dict(voice=gr.update(value=None, interactive=False, label=VOICE_LOCKED),
+                    system=gr.update(interactive=False))
+    return dict(voice=gr.update(interactive=True, label=VOICE_OPEN), system=gr.update(interactive=True))
 
 
 class ConversationHandlers:
@@ -109,17 +117,16 @@ class ConversationHandlers:
         before = req.conversation
         history = render_conversation(before)
         pending = _pending_user_turn(req)
-        skip = gr.skip()
-        yield TurnUpdate(history + pending, None, None, "Waiting for the model...", skip, skip, skip, skip)
+        yield TurnUpdate(chat=history + pending, live=None, full=None, status="Waiting for the model...")
         state = StreamState()
         for state, chunk in self._events(request, task, req):
             live = wav_bytes(chunk) if (chunk is not None and self.stream_audio) else None
-            yield TurnUpdate(history + pending + _answer_messages(state), live, skip, state.progress(),
-                             skip, skip, skip, skip)
+            yield TurnUpdate(chat=history + pending + _answer_messages(state), live=live, status=state.progress())
         status = state.summary()
         if state.stopped or state.result.conversation is None:
             # stopped: the unfinished turn is left out of the history
-            yield TurnUpdate(history, None, None, status, before, skip, *_locks(before is not None))
+            yield TurnUpdate(chat=history, live=None, full=None, status=status, conversation=before,
+                             **_locks(before is not None))
             return
         after = state.result.conversation
         old = before.turns if before is not None else ()
@@ -131,9 +138,9 @@ class ConversationHandlers:
             messages += drawn
             if turn.role == "assistant":
                 full = path                         # the reply's audio, already written
-        yield TurnUpdate(messages, None, full, status, after, skip, *_locks(True))
+        yield TurnUpdate(chat=messages, live=None, full=full, status=status, conversation=after, **_locks(True))
         # answered: the message box is emptied (the audio widget) or cleared (the textbox)
-        yield TurnUpdate(skip, skip, skip, skip, skip, "" if hasattr(req, "text") else None, skip, skip)
+        yield TurnUpdate(message="" if hasattr(req, "text") else None)
 
     def turn_stream(self, task: str) -> Callable[..., Iterator[tuple]]:
         """The UI stream of a conversation task: :class:`TurnUpdate` s projected on
@@ -144,7 +151,7 @@ class ConversationHandlers:
         def stream(request: Optional[gr.Request] = None, **values: Any) -> Iterator[tuple]:
             req = self.request(task, values)
             for update in self._turn_stream(request, task, req):
-                yield tuple(getattr(update, name) for name in fields)
+                yield update.only(fields)
         stream.__name__ = f"{task}_stream"
         return stream
 
@@ -166,6 +173,6 @@ class ConversationHandlers:
     def clear_conversation(task: str) -> tuple:
         """Clear button: empty chat view, no history, no audio, empty status (and the
         first-turn controls open again)."""
-        update = TurnUpdate([], None, None, "", None, gr.skip(), *_locks(False))
-        return tuple(getattr(update, name) for name in turn_fields(task) if name not in ("live", "message"))
+        update = TurnUpdate(chat=[], full=None, status="", conversation=None, **_locks(False))
+        return update.only(cleared_fields(task))
 

@@ -15,7 +15,7 @@ import html
 import inspect
 import logging
 import threading
-from typing import Any, Callable, Iterator, NamedTuple, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import gradio as gr
 import numpy as np
@@ -26,6 +26,7 @@ from mimo_core.tasks.types import TaskResult
 from mimo_core.thinking import split_thinking
 
 from .inputs import audio_file, wav_bytes
+from .updates import UiUpdate
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def session_key(request: Optional[gr.Request]) -> str:
     return getattr(request, "session_hash", None) or ""
 
 
-class AudioUpdate(NamedTuple):
+class AudioUpdate(UiUpdate):
     """What an audio task's UI shows: the live chunk, the answer text, the reasoning, the whole
     audio file, the status line."""
 
@@ -86,7 +87,7 @@ class AudioUpdate(NamedTuple):
     status: Any
 
 
-class TextUpdate(NamedTuple):
+class TextUpdate(UiUpdate):
     """What a text task's UI shows: the answer, the reasoning, the status line."""
 
     text: Any
@@ -201,24 +202,25 @@ class HandlerBase:
 
     def _audio_stream(self, request: Optional[gr.Request], task: str, req: Any) -> Iterator[AudioUpdate]:
         """UI values while an audio task runs (see :class:`AudioUpdate`)."""
-        yield AudioUpdate(None, "", "", None, "Waiting for the model...")
+        yield AudioUpdate(live=None, text="", thinking="", full=None, status="Waiting for the model...")
         state = StreamState()
         for state, chunk in self._events(request, task, req):
             live = wav_bytes(chunk) if (chunk is not None and self.stream_audio) else None
             thinking, answer = state.thinking_and_answer
-            yield AudioUpdate(live, answer, thinking, gr.skip(), state.progress())
+            yield AudioUpdate(live=live, text=answer, thinking=thinking, status=state.progress())
         thinking, answer = state.thinking_and_answer
-        yield AudioUpdate(None, answer, thinking, state.audio_file(), state.summary())
+        yield AudioUpdate(live=None, text=answer, thinking=thinking, full=state.audio_file(),
+                          status=state.summary())
 
     def _text_stream(self, request: Optional[gr.Request], task: str, req: Any) -> Iterator[TextUpdate]:
         """UI values while a text task runs (see :class:`TextUpdate`)."""
-        yield TextUpdate("", "", "Waiting for the model...")
+        yield TextUpdate(text="", thinking="", status="Waiting for the model...")
         state = StreamState()
         for state, _ in self._events(request, task, req):
             thinking, answer = state.thinking_and_answer
-            yield TextUpdate(answer, thinking, state.progress())
+            yield TextUpdate(text=answer, thinking=thinking, status=state.progress())
         thinking, answer = state.thinking_and_answer
-        yield TextUpdate(answer, thinking, state.summary())
+        yield TextUpdate(text=answer, thinking=thinking, status=state.summary())
 
     # -- the Model tab -------------------------------------------------------------------
     @user_errors

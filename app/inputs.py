@@ -1,8 +1,9 @@
 """The advanced settings as generation options, and model outputs as things a browser plays.
 
 Pure helpers, no gradio: the handlers call them, the tests call them directly. A setting that
-is not a number raises a :mod:`mimo_core.errors` error with one readable line (the handlers
-turn those into ``gr.Error`` toasts); task inputs are converted in :mod:`app.convert`.
+is not a number (or not a whole number where one is needed) raises a :mod:`mimo_core.errors`
+error with one readable line (the handlers turn those into ``gr.Error`` toasts); its bounds are
+checked with every request's, in planning. Task inputs are converted in :mod:`app.convert`.
 """
 
 from __future__ import annotations
@@ -19,17 +20,19 @@ import soundfile as sf
 
 from mimo_core.constants import SAMPLE_RATE
 from mimo_core.errors import PromptError
+from mimo_core.sampler_config import OPTIONS, Option
 from mimo_core.tasks.defaults import groups_for_seconds
 from mimo_core.tasks.types import GenerationOptions
 
 from .outputs import OFFERED, PART_SUFFIX
 
-__all__ = ["SAMPLER_FIELDS", "options_from", "wav_bytes", "write_wav", "audio_file", "audio_path_of"]
+__all__ = ["SAMPLER_FIELDS", "UI_OPTIONS", "options_from", "ui_words", "wav_bytes", "write_wav", "audio_file",
+           "audio_path_of"]
 
-# The advanced-settings widgets every task tab has, in the order their values reach a handler.
-SAMPLER_FIELDS = ("greedy", "seed", "min_seconds", "max_seconds", "text_temperature", "text_top_p",
-                  "audio_temperature", "audio_top_p")
-_MAX_SEED = 2**63 - 1
+# The advanced-settings inputs every task tab has: the options of the one table
+# (mimo_core/sampler_config.py) that have a web input, by input name, in its order.
+UI_OPTIONS = tuple(option for option in OPTIONS if option.ui is not None)
+SAMPLER_FIELDS = tuple(option.ui for option in UI_OPTIONS)
 
 
 def audio_path_of(value: Any) -> Any:
@@ -52,34 +55,49 @@ def _number(value: Any, what: str) -> Optional[float]:
     return number
 
 
-def options_from(greedy: Any = False, seed: Any = None, min_seconds: Any = None,
-                 max_seconds: Any = None, text_temperature: Any = None, text_top_p: Any = None,
-                 audio_temperature: Any = None, audio_top_p: Any = None) -> GenerationOptions:
-    """Build :class:`GenerationOptions` from the advanced-settings values (``SAMPLER_FIELDS``,
-    by name; the UI sends numbers as text). An empty field means the task's default;
-    ``min_seconds`` / ``max_seconds`` bound the output length (6.25 positions a second; for
-    text tasks a position is a token)."""
-    seed_value = _number(seed, "seed")
-    if seed_value is not None and not (0 <= seed_value <= _MAX_SEED and seed_value == int(seed_value)):
-        raise PromptError(f"seed must be a whole number >= 0, got {seed!r}")
-    low = _number(min_seconds, "minimum length")
-    high = _number(max_seconds, "maximum length")
+def ui_words(option: Option) -> str:
+    """How the UI's messages name an input: its label up to a comma or parenthesis."""
+    return option.ui_label.split(" (")[0].split(",")[0].lower()
+
+
+def _ui_value(option: Option, value: Any) -> Any:
+    """One advanced-settings value as the option takes it (numbers arrive as text)."""
+    if option.kind is bool:
+        return bool(value)
+    number = _number(value, ui_words(option))
+    if number is None or option.ui_seconds:
+        return number
+    if option.kind is int:
+        if number != int(number):
+            raise PromptError(f"{ui_words(option)} must be a whole number, got {value!r}")
+        return int(number)
+    return option.kind(number)
+
+
+def _lengths(low: Optional[float], high: Optional[float]) -> dict:
+    """The minimum / maximum length in seconds -> groups (6.25 a second; for text tasks a group
+    is a token). A minimum of 0 means the task's default."""
     if low is not None and low < 0:
         raise PromptError(f"minimum length must be >= 0 s, got {low:g}")
     if high is not None and high <= 0:
         raise PromptError(f"maximum length must be more than 0 s, got {high:g}")
     if low is not None and high is not None and low > high:
         raise PromptError(f"minimum length {low:g} s is more than the maximum {high:g} s")
-    return GenerationOptions(
-        greedy=bool(greedy),
-        seed=None if seed_value is None else int(seed_value),
-        min_new_groups=groups_for_seconds(low) if low else None,
-        max_new_groups=None if high is None else groups_for_seconds(high),
-        text_temperature=_number(text_temperature, "text temperature"),
-        text_top_p=_number(text_top_p, "text top-p"),
-        audio_temperature=_number(audio_temperature, "audio temperature"),
-        audio_top_p=_number(audio_top_p, "audio top-p"),
-    )
+    return {"min_new_groups": groups_for_seconds(low) if low else None,
+            "max_new_groups": None if high is None else groups_for_seconds(high)}
+
+
+def options_from(**values: Any) -> GenerationOptions:
+    """Build :class:`GenerationOptions` from the advanced-settings values by input name
+    (``SAMPLER_FIELDS``; the UI sends numbers as text). An empty field means the task's
+    default; the lengths are in seconds. Bounds are checked where every request's are
+    (:func:`mimo_core.sampler_config.check_options`, in planning)."""
+    unknown = set(values) - set(SAMPLER_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown advanced settings: {', '.join(sorted(unknown))}")
+    flat = {option.name: _ui_value(option, values.get(option.ui)) for option in UI_OPTIONS}
+    flat.update(_lengths(flat.pop("min_new_groups"), flat.pop("max_new_groups")))
+    return GenerationOptions.from_flat(**flat)
 
 
 def _pcm16(wav: np.ndarray) -> np.ndarray:

@@ -126,3 +126,50 @@ def test_a_backend_without_cross_user_batching_is_announced():
     assert any("each request runs alone" in t for t in texts)
     plain = build_app(Handlers(FakeMimoAudio(), presets={})).get_config_file()
     assert not any("runs alone" in str(c["props"].get("value")) for c in plain["components"])
+
+
+def test_task_tabs_are_titled_by_the_registry(config):
+    from mimo_core.tasks import TASKS as SPECS
+
+    tabs = {c["props"].get("elem_id"): c["props"].get("label") for c in _components(config, "tabitem")}
+    assert {task: tabs[f"tab-{task}"] for task in SPECS} == {task: spec.title for task, spec in SPECS.items()}
+
+
+def test_wire_task_refuses_a_missing_or_an_extra_input_name():
+    """Tabs hand wire_task their widgets by input name; a name the task lacks, or one of its
+    names left out, fails loudly at build time instead of shifting every value after it."""
+    import gradio as gr
+
+    from app.ui.widgets import sampler_panel, wire_task
+
+    h = Handlers(FakeMimoAudio(), presets={})
+    with gr.Blocks():
+        audio, language = gr.Audio(), gr.Textbox()
+        run, stop = gr.Button(), gr.Button()
+        sampler = sampler_panel("asr")
+        wire = dict(run=run, stop=stop, outputs=[gr.Textbox()], api_outputs=[gr.Textbox()])
+        with pytest.raises(ValueError, match=r"asr: .*missing: language; not the task's: none"):
+            wire_task(h, "asr", inputs=dict(audio=audio, **sampler), **wire)
+        with pytest.raises(ValueError, match=r"asr: .*missing: none; not the task's: colour"):
+            wire_task(h, "asr", inputs=dict(audio=audio, language=language, colour=gr.Textbox(), **sampler),
+                      **wire)
+        without_seed = {k: v for k, v in sampler.items() if k != "seed"}
+        with pytest.raises(ValueError, match=r"asr: .*missing: seed"):
+            wire_task(h, "asr", inputs=dict(audio=audio, language=language, **without_seed), **wire)
+        wire_task(h, "asr", inputs=dict(language=language, audio=audio, **sampler), **wire)   # any order
+
+
+def test_ui_updates_are_named_and_skip_what_they_do_not_set():
+    import gradio as gr
+
+    from app.conversation import TurnUpdate
+    from app.handler_base import AudioUpdate
+
+    update = AudioUpdate(text="hi", status="Done.")
+    assert AudioUpdate.FIELDS == ("live", "text", "thinking", "full", "status")
+    assert (update.text, update.status) == ("hi", "Done.") and update.live == update.full == gr.skip()
+    assert update == (gr.skip(), "hi", gr.skip(), gr.skip(), "Done.")          # what gradio receives
+    assert update.live is not update.full                                      # a fresh skip each
+    assert TurnUpdate(message="").only(("message", "chat")) == ("", gr.skip())
+    with pytest.raises(TypeError, match="AudioUpdate has no field colour"):
+        AudioUpdate(colour="red")

@@ -146,8 +146,8 @@ def test_tts_modes_reach_the_model_as_typed_requests(h, fake, wav):
     o = natural.options
     assert fake.requests[-1].options.seed is None                     # empty seed = random
     assert (o.seed, o.min_new_groups, o.max_new_groups) == (7, 7, 13)
-    assert (o.text_temperature, o.text_top_p) == (0.5, 0.9)
-    assert (o.audio_temperature, o.audio_top_p) == (0.8, 0.7)
+    assert (o.text.temperature, o.text.top_p) == (0.5, 0.9)
+    assert (o.audio.temperature, o.audio.top_p) == (0.8, 0.7)
 
 
 def test_seconds_become_positions_as_the_core_counts_them():

@@ -80,12 +80,12 @@ def test_asr_understand_and_thinking_text_match_the_local_model(remote, model):
 OTHER_DEFAULTS = {"text": SamplerConfig(temperature=1.7, top_k=2, top_p=0.3), "audio": SamplerConfig(greedy=True)}
 SAMPLED = {
     "tts-defaults": TTSRequest(text="Hello there.", options=GenerationOptions(seed=4, max_new_groups=16)),
-    "tts-override": TTSRequest(text="Hello there.", options=GenerationOptions(
+    "tts-override": TTSRequest(text="Hello there.", options=GenerationOptions.from_flat(
         seed=5, max_new_groups=16, text_temperature=0.9, text_top_k=40, audio_temperature=1.2,
         audio_top_p=0.8, audio_top_k=30)),
     "chat-defaults": ChatRequest(text="Tell me more.", options=GenerationOptions(seed=3, max_new_groups=10,
                                                                                  min_new_groups=6)),
-    "chat-override": ChatRequest(text="Tell me more.", options=GenerationOptions(
+    "chat-override": ChatRequest(text="Tell me more.", options=GenerationOptions.from_flat(
         seed=5, max_new_groups=10, min_new_groups=6, text_temperature=1.3, text_top_p=0.9)),
 }
 

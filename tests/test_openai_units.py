@@ -21,6 +21,7 @@ from app.openai_api.params import check_speed, language_code, options
 from app.openai_api.streaming import ThinkSplitter
 from app.openai_api.voices import Voices
 from mimo_core.errors import AudioInputError, InputTooLongError, ModelLoadError
+from mimo_core.sampler_config import SamplerOverride
 from mimo_core.tasks import (ChatRequest, DialogueRequest, GenerationOptions, S2TRequest,
                              UnderstandRequest)
 from mimo_core.thinking import split_thinking
@@ -114,12 +115,12 @@ def test_fields_speed_language_options():
     assert [language_code(x) for x in ("zh", "zh-CN", "ZH_tw", "en", "fr", None)] == \
         ["zh", "zh", "zh", "en", "en", None]
     opts = options({"temperature": 0.7, "top_p": 0.9, "seed": 3, "max_tokens": 12})
-    assert opts == GenerationOptions(seed=3, max_new_groups=12, text_temperature=0.7, text_top_p=0.9)
+    assert opts == GenerationOptions(seed=3, max_new_groups=12, text=SamplerOverride(temperature=0.7, top_p=0.9))
     # temperature 0 is argmax for that sampler alone (as vLLM reads it; ASR's greedy text with
     # sampled audio travels so); "0" as a multipart form sends it
     assert options({"temperature": 0, "audio_temperature": 0.5}) == \
-        GenerationOptions(text_greedy=True, audio_temperature=0.5)
-    assert options({"audio_temperature": "0"}) == GenerationOptions(audio_greedy=True)
+        GenerationOptions(text=SamplerOverride(greedy=True), audio=SamplerOverride(temperature=0.5))
+    assert options({"audio_temperature": "0"}) == GenerationOptions(audio=SamplerOverride(greedy=True))
     for bad in ({"temperature": -0.1}, {"audio_temperature": -1}, {"top_p": 2}, {"seed": "x"},
                 {"max_tokens": 0}, {"seed": 1.5}):
         with pytest.raises(ApiError) as err:

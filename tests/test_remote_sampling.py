@@ -24,8 +24,8 @@ from mimo_core.tasks.defaults import requested_groups, resolve_settings
 from mimo_core.tasks.registry import AUDIO, EXAMPLES, TASKS, TEXT
 
 CLIP = (0.2 * np.sin(np.arange(4800) / 10.0)).astype(np.float32)      # 0.2 s at 24 kHz
-OVERRIDE = GenerationOptions(seed=7, max_new_groups=40, min_new_groups=3, text_temperature=0.8, text_top_k=20,
-                             audio_temperature=1.1, audio_top_p=0.5)
+OVERRIDE = GenerationOptions.from_flat(seed=7, max_new_groups=40, min_new_groups=3, text_temperature=0.8,
+                                       text_top_k=20, audio_temperature=1.1, audio_top_p=0.5)
 SAMPLER_KEYS = ("temperature", "top_p", "top_k", "audio_temperature", "audio_top_p", "audio_top_k")
 
 
@@ -49,8 +49,8 @@ def expected(spec, options: GenerationOptions):
         return SamplerConfig(temperature=base.temperature if t is None else t,
                              top_k=base.top_k if k is None else (k or None), top_p=base.top_p if p is None else p)
 
-    text = merged(spec.text, options.text_temperature, options.text_top_k, options.text_top_p)
-    audio = merged(spec.audio, options.audio_temperature, options.audio_top_k, options.audio_top_p)
+    text = merged(spec.text, options.text.temperature, options.text.top_k, options.text.top_p)
+    audio = merged(spec.audio, options.audio.temperature, options.audio.top_k, options.audio.top_p)
     duration = next((f.default for f in spec.fields if f.name == "duration_s"), None)
     max_new = options.max_new_groups
     if max_new is None and duration is not None:

@@ -11,7 +11,7 @@ from mimo_core.constants import MAX_CONTEXT_GROUPS
 from mimo_core.errors import InputTooLongError, PromptError
 from mimo_core.resolve import Role
 from mimo_core.tasks import GenerationOptions, Limits
-from mimo_core.sampler_config import GREEDY, SamplerConfig as Sampling
+from mimo_core.sampler_config import GREEDY, SamplerConfig as Sampling, SamplerOverride
 from mimo_core.tasks.defaults import groups_for_seconds, resolve_options, resolve_settings
 from mimo_core.tasks.limits import check_context, check_duration, check_options, check_text
 from mimo_core.tasks.registry import CONTINUE_MIN_NEW_GROUPS, TASKS
@@ -60,13 +60,13 @@ def test_continue_length_from_duration_with_minimum():
 
 
 def test_overrides_and_greedy():
-    opts = resolve_options(TASKS["tts"], GenerationOptions(text_temperature=0.2, audio_top_k=0, text_top_k=7, seed=5), 10)
+    opts = resolve_options(TASKS["tts"], GenerationOptions(text=SamplerOverride(temperature=0.2, top_k=7), audio=SamplerOverride(top_k=0), seed=5), 10)
     assert opts.text == Sampling(temperature=0.2, top_k=7, top_p=1.0)
     assert opts.audio == NUCLEUS_AUDIO                                       # top-k 0 = off
     assert opts.seed == 5 and opts.max_new_groups == MAX_CONTEXT_GROUPS - 10
     greedy = resolve_options(TASKS["dialogue"], GenerationOptions(greedy=True), 10)
     assert greedy.text == GREEDY and greedy.audio == GREEDY
-    sampled_asr = resolve_options(TASKS["asr"], GenerationOptions(text_temperature=0.7), 10)
+    sampled_asr = resolve_options(TASKS["asr"], GenerationOptions(text=SamplerOverride(temperature=0.7)), 10)
     assert not sampled_asr.text.greedy and sampled_asr.text.temperature == 0.7
 
 
@@ -76,9 +76,9 @@ def test_max_new_groups_capped_by_context():
 
 def test_one_sampler_greedy():
     """text_greedy / audio_greedy (an API's temperature 0) make only that sampler argmax."""
-    asr_like = resolve_options(TASKS["tts"], GenerationOptions(text_greedy=True, audio_top_p=0.5), 10)
+    asr_like = resolve_options(TASKS["tts"], GenerationOptions(text=SamplerOverride(greedy=True), audio=SamplerOverride(top_p=0.5)), 10)
     assert asr_like.text == GREEDY and asr_like.audio == Sampling(temperature=0.9, top_p=0.5)
-    audio_only = resolve_options(TASKS["chat"], GenerationOptions(audio_greedy=True, text_top_k=3), 10)
+    audio_only = resolve_options(TASKS["chat"], GenerationOptions(audio=SamplerOverride(greedy=True), text=SamplerOverride(top_k=3)), 10)
     assert audio_only.audio == GREEDY and audio_only.text == Sampling(temperature=0.4, top_k=3, top_p=0.95)
 
 
@@ -102,8 +102,8 @@ def test_settings_before_the_prompt_and_capped_after_it():
 
 @pytest.mark.parametrize("options", [
     GenerationOptions(max_new_groups=0), GenerationOptions(min_new_groups=-1),
-    GenerationOptions(text_temperature=0.0), GenerationOptions(audio_top_p=1.5),
-    GenerationOptions(text_top_k=-2),
+    GenerationOptions(text=SamplerOverride(temperature=0.0)), GenerationOptions(audio=SamplerOverride(top_p=1.5)),
+    GenerationOptions(text=SamplerOverride(top_k=-2)),
 ])
 def test_bad_options_rejected(options):
     with pytest.raises(PromptError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
+from mimo_core.sampler_config import BY_NAME, OPTIONS, OptionError, check_options
 from mimo_core.tasks import GenerationOptions
 
 from .audio import OUTPUT_FORMATS
@@ -81,25 +82,38 @@ def number(data: dict, name: str, kind=float, lo: Optional[float] = None,
 
 
 def options(data: dict) -> GenerationOptions:
-    """OpenAI's sampling fields -> GenerationOptions. ``temperature`` / ``top_p`` set the text
-    sampler (OpenAI has one); ``top_k``, ``audio_temperature``, ``audio_top_p``,
-    ``audio_top_k`` and ``greedy`` are our extras; ``seed`` makes sampling reproducible.
-    A temperature of 0 is argmax for that sampler (as in vLLM; ``greedy: true`` is both), and
-    ``top_k`` 0 turns top-k off. ``max_completion_tokens`` / ``max_tokens`` bound the generated
-    groups (each carries one text token and 4 audio frames, 0.16 s of speech), on every
-    endpoint; ``min_tokens`` (as vLLM names it) is the fewest groups before a stop token may end
-    generation. Remote clients (mimo_core/remote/wire.py) send every one of them, resolved."""
-    max_groups = number(data, "max_completion_tokens", int, 1)
-    if max_groups is None:
-        max_groups = number(data, "max_tokens", int, 1)
-    text_t, audio_t = number(data, "temperature", float, 0), number(data, "audio_temperature", float, 0)
-    return GenerationOptions(
-        greedy=flag(data, "greedy"), seed=number(data, "seed", int), max_new_groups=max_groups,
-        min_new_groups=number(data, "min_tokens", int, 0),
-        text_greedy=text_t == 0, text_temperature=text_t or None,
-        text_top_p=number(data, "top_p", float, 0, 1), text_top_k=number(data, "top_k", int, 0),
-        audio_greedy=audio_t == 0, audio_temperature=audio_t or None,
-        audio_top_p=number(data, "audio_top_p", float, 0, 1), audio_top_k=number(data, "audio_top_k", int, 0))
+    """The request's generation fields -> GenerationOptions, one per option of
+    :data:`mimo_core.sampler_config.OPTIONS` with HTTP names (its ``api``; the first one given
+    wins, e.g. ``max_completion_tokens`` over ``max_tokens``), checked against the options'
+    bounds (a 400 naming the field).
+
+    ``temperature`` / ``top_p`` / ``top_k`` set the text sampler (OpenAI has one);
+    ``audio_temperature``, ``audio_top_p``, ``audio_top_k`` and ``greedy`` are our extras; ``seed``
+    makes sampling reproducible. A temperature of 0 is argmax for that sampler (as in vLLM;
+    ``greedy: true`` is both), and ``top_k`` 0 turns top-k off. ``max_completion_tokens`` /
+    ``max_tokens`` bound the generated groups (each carries one text token and 4 audio frames,
+    0.16 s of speech), on every endpoint; ``min_tokens`` (as vLLM names it) is the fewest groups
+    before a stop token may end generation. Remote clients (mimo_core/remote/wire.py) send every
+    one of them, resolved."""
+    flat: dict[str, Any] = {}
+    given: dict[str, str] = {}                 # option name -> the field it came from
+    for option in OPTIONS:
+        key = next((k for k in option.api if data.get(k) is not None), None)
+        if key is None:
+            continue
+        value = flag(data, key) if option.kind is bool else number(data, key, option.kind)
+        if option.field is not None and option.field.zero_is_greedy and value == 0:
+            flat[f"{option.sampler}_greedy"] = True          # temperature 0: argmax for that sampler
+        else:
+            flat[option.name], given[option.name] = value, key
+    result = GenerationOptions.from_flat(**flat)
+    try:
+        check_options(result)
+    except OptionError as exc:
+        key, field = given[exc.name], BY_NAME[exc.name].field
+        argmax = " (or 0 for argmax)" if field is not None and field.zero_is_greedy else ""
+        raise bad_request(f"{key} must be {exc.bounds}{argmax}, got {exc.value}", param=key) from None
+    return result
 
 
 def speech_format(data: dict) -> str:

@@ -12,23 +12,32 @@ from typing import Any
 
 import gradio as gr
 
+from mimo_core.tasks.registry import TASKS
+
 from .tabs_base import continuation_tab, few_shot_tab
 from .tabs_chat import chat_tab, dialogue_tab, model_tab, s2t_tab
 from .tabs_instruct import asr_tab, tts_tab, understanding_tab
 from ..voice.tab import voice_tab
 
 TITLE = "MiMo-Audio Studio"
+
+
+def _task_tab(task: str, build: Any) -> tuple[str, str, Any]:
+    """A task's tab: its title from the registry, elem id ``tab-<task>``."""
+    return TASKS[task].title, f"tab-{task}", build
+
+
 # (tab label, elem id, builder); the order is the order on screen
 TABS = (
-    ("Speech Continuation", "tab-continue", continuation_tab),
-    ("Few-shot Speech-to-Speech", "tab-s2s", few_shot_tab),
-    ("Text-to-Speech", "tab-tts", tts_tab),
-    ("ASR", "tab-asr", asr_tab),
-    ("Audio Understanding", "tab-understand", understanding_tab),
-    ("Spoken Dialogue", "tab-dialogue", dialogue_tab),
+    _task_tab("continue", continuation_tab),
+    _task_tab("s2s", few_shot_tab),
+    _task_tab("tts", tts_tab),
+    _task_tab("asr", asr_tab),
+    _task_tab("understand", understanding_tab),
+    _task_tab("dialogue", dialogue_tab),
     ("Voice Chat", "tab-voice", voice_tab),
-    ("Speech-to-Text Dialogue", "tab-s2t", s2t_tab),
-    ("Text Chat", "tab-chat", chat_tab),
+    _task_tab("s2t", s2t_tab),
+    _task_tab("chat", chat_tab),
     ("Model", "tab-model", model_tab),
 )
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..convert import MAX_EXAMPLE_ROWS
+from ..convert import MAX_EXAMPLE_ROWS, example_names
 from ..presets import asset
 from .widgets import (api_outputs, audio_input, audio_outputs, examples, run_stop, sampler_panel,
                       wire_task)
@@ -23,7 +23,7 @@ def continuation_tab(h: Any) -> None:
         with gr.Column():
             out = audio_outputs("continue", h.stream_audio, text_label="Text stream (mostly empty for speech)")
     examples([[asset("speech_fox.flac"), 8], [asset("speech_weather.flac"), 12]], [audio, duration])
-    wire_task(h, "continue", run=run, stop=stop, inputs=[audio, duration, *sampler],
+    wire_task(h, "continue", run=run, stop=stop, inputs=dict(audio=audio, duration_s=duration, **sampler),
               outputs=out.updates(), api_outputs=api_outputs("continue"))
 
 
@@ -43,14 +43,15 @@ def few_shot_tab(h: Any) -> None:
     instruction = gr.Textbox(label="Instruction", value=first.instruction if first else "",
                              lines=1)
     guidance = gr.Markdown(first.guidance if first else "")
-    rows, cells = [], []
+    rows, cells = [], {}                      # cells by input name (app.convert.example_names)
     for i in range(MAX_EXAMPLE_ROWS):
         ex = first.examples[i] if first and i < len(first.examples) else (None, None, "")
         with gr.Row(visible=bool(first) and i < len(first.examples) or (not first and i == 0)) as row:
-            cells += [audio_input(f"Example {i + 1}: input", value=ex[0]),
-                      audio_input(f"Example {i + 1}: output", value=ex[1]),
-                      gr.Textbox(label=f"Example {i + 1}: transcript of the output", value=ex[2],
-                                 lines=2)]
+            src, dst, transcript = example_names(i)
+            cells[src] = audio_input(f"Example {i + 1}: input", value=ex[0])
+            cells[dst] = audio_input(f"Example {i + 1}: output", value=ex[1])
+            cells[transcript] = gr.Textbox(label=f"Example {i + 1}: transcript of the output",
+                                           value=ex[2], lines=2)
         rows.append(row)
     with gr.Row():
         with gr.Column():
@@ -69,7 +70,8 @@ def few_shot_tab(h: Any) -> None:
               api_visibility="private", queue=False)
     remove.click(lambda n: max(int(n or 1) - 1, 1), count, count,
                  api_visibility="private", queue=False)
-    preset.change(h.preset_values, preset, [instruction, guidance, count, *cells, query],
+    preset.change(h.preset_values, preset, [instruction, guidance, count, *cells.values(), query],
                   api_name="s2s_preset", queue=False)
-    wire_task(h, "s2s", run=run, stop=stop, inputs=[query, instruction, count, *cells, *sampler],
+    wire_task(h, "s2s", run=run, stop=stop,
+              inputs=dict(audio=query, instruction=instruction, n_examples=count, **cells, **sampler),
               outputs=out.updates(), api_outputs=api_outputs("s2s"))

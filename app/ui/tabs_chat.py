@@ -11,7 +11,7 @@ import gradio as gr
 
 from mimo_core.prompts.templates import DEFAULT_DIALOGUE_SYSTEM_PROMPT
 
-from ..conversation import VOICE_OPEN, turn_fields
+from ..conversation import VOICE_OPEN, cleared_fields, turn_fields
 from ..presets import asset
 from .widgets import MODEL_QUEUE, api_outputs, audio_input, examples, run_stop, sampler_panel, wire_task
 
@@ -20,7 +20,7 @@ def _chat_view(elem_id: str) -> gr.Chatbot:
     return gr.Chatbot(label="Conversation", height=380, elem_id=elem_id, feedback_options=None)
 
 
-def _wire_conversation(h: Any, task: str, run, stop, inputs: list, widgets: dict, submit=None) -> None:
+def _wire_conversation(h: Any, task: str, run, stop, *, inputs: dict, widgets: dict, submit=None) -> None:
     """Wire a conversation tab: the stream updates the widgets :func:`turn_fields` names; the
     one-shot endpoint returns (audio,) text, (reasoning,) and the conversation state; Clear
     empties the view and the state (``/<task>_clear``)."""
@@ -28,7 +28,7 @@ def _wire_conversation(h: Any, task: str, run, stop, inputs: list, widgets: dict
     wire_task(h, task, run=run, stop=stop, inputs=inputs,
               outputs=[widgets[name] for name in turn_fields(task)],
               api_outputs=[*api_outputs(task), conversation], submit=submit)
-    cleared = [widgets[name] for name in turn_fields(task) if name not in ("live", "message")]
+    cleared = [widgets[name] for name in cleared_fields(task)]
     widgets["clear"].click(lambda: h.clear_conversation(task), None, cleared,
                            api_name=f"{task}_clear", queue=False)
     widgets["chat"].clear(lambda: None, None, conversation, api_visibility="private", queue=False)
@@ -54,9 +54,11 @@ def dialogue_tab(h: Any) -> None:
                                     lines=2, elem_id="dialogue-system")
             sampler = sampler_panel("dialogue")
     examples([[asset("question_capital.flac")], [asset("question_story.flac")]], [audio])
-    _wire_conversation(h, "dialogue", run, stop, [audio, conversation, voice, system, *sampler],
-                       dict(chat=chat, live=live, full=full, status=status, conversation=conversation,
-                            message=audio, voice=voice, system=system, clear=clear))
+    _wire_conversation(h, "dialogue", run, stop,
+                       inputs=dict(audio=audio, conversation=conversation, voice_prompt=voice,
+                                   system_prompt=system, **sampler),
+                       widgets=dict(chat=chat, live=live, full=full, status=status, conversation=conversation,
+                                    message=audio, voice=voice, system=system, clear=clear))
 
 
 def s2t_tab(h: Any) -> None:
@@ -72,8 +74,9 @@ def s2t_tab(h: Any) -> None:
             status = gr.Markdown(elem_classes=["run-status"])
     sampler = sampler_panel("s2t")
     examples([[asset("question_capital.flac")], [asset("question_story.flac")]], [audio])
-    _wire_conversation(h, "s2t", run, stop, [audio, conversation, thinking, *sampler],
-                       dict(chat=chat, status=status, conversation=conversation, message=audio, clear=clear))
+    _wire_conversation(h, "s2t", run, stop,
+                       inputs=dict(audio=audio, conversation=conversation, thinking=thinking, **sampler),
+                       widgets=dict(chat=chat, status=status, conversation=conversation, message=audio, clear=clear))
 
 
 def chat_tab(h: Any) -> None:
@@ -88,8 +91,9 @@ def chat_tab(h: Any) -> None:
     status = gr.Markdown(elem_classes=["run-status"])
     sampler = sampler_panel("chat")
     examples([["What can you do with audio?"], ["Write a two-line poem about the sea."]], [text])
-    _wire_conversation(h, "chat", run, stop, [text, conversation, thinking, *sampler],
-                       dict(chat=chat, status=status, conversation=conversation, message=text, clear=clear),
+    _wire_conversation(h, "chat", run, stop,
+                       inputs=dict(text=text, conversation=conversation, thinking=thinking, **sampler),
+                       widgets=dict(chat=chat, status=status, conversation=conversation, message=text, clear=clear),
                        submit=text)
 
 

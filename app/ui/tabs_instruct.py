@@ -47,7 +47,8 @@ def tts_tab(h: Any) -> None:
         ["Say it with great excitement: we finally won the championship!",
          "natural instruction", "", None],
     ], [text, mode, instruct, voice])
-    wire_task(h, "tts", run=run, stop=stop, inputs=[text, mode, instruct, voice, *sampler],
+    wire_task(h, "tts", run=run, stop=stop,
+              inputs=dict(text=text, mode=mode, instruct=instruct, voice_prompt=voice, **sampler),
               outputs=out.updates(), api_outputs=api_outputs("tts"), submit=text)
 
 
@@ -62,7 +63,7 @@ def asr_tab(h: Any) -> None:
             outputs = text_outputs("asr", "Transcript")
     examples([[asset("speech_fox.flac"), "English"], [asset("speech_weather.flac"), "auto / English"],
               [asset("translate_out_1.flac"), "Chinese"]], [audio, language])
-    wire_task(h, "asr", run=run, stop=stop, inputs=[audio, language, *sampler], outputs=outputs,
+    wire_task(h, "asr", run=run, stop=stop, inputs=dict(audio=audio, language=language, **sampler), outputs=outputs,
               api_outputs=api_outputs("asr"))
 
 
@@ -80,5 +81,6 @@ def understanding_tab(h: Any) -> None:
         [asset("speech_weather.flac"), "What will the weather be like tomorrow evening?", False],
         [asset("question_story.flac"), "Is the speaker male or female? What do they ask for?", True],
     ], [audio, question, thinking])
-    wire_task(h, "understand", run=run, stop=stop, inputs=[audio, question, thinking, *sampler],
+    wire_task(h, "understand", run=run, stop=stop,
+              inputs=dict(audio=audio, question=question, thinking=thinking, **sampler),
               outputs=outputs, api_outputs=api_outputs("understand"), submit=question)

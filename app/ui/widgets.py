@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import gradio as gr
 
-from mimo_core.tasks.registry import TASKS     # task sampler defaults and lengths, to label the fields
+from mimo_core.sampler_config import SIDES, Option
+from mimo_core.tasks.registry import TASKS, TaskSpec     # task sampler defaults and lengths, to label the fields
 
 from ..convert import input_names
-from ..inputs import SAMPLER_FIELDS
+from ..handler_base import AudioUpdate, TextUpdate
+from ..inputs import SAMPLER_FIELDS, UI_OPTIONS
 
 MODEL_QUEUE = "model"                      # concurrency group of every event that runs the model
 
@@ -22,12 +24,13 @@ def audio_input(label: str, **kwargs: Any) -> gr.Audio:
     return gr.Audio(sources=["upload", "microphone"], type="filepath", label=label, **kwargs)
 
 
-def _default_hint(task: str, side: str, field: str) -> str:
-    d = TASKS[task]
-    sampling = d.text if side == "text" else d.audio
-    if sampling.greedy:
+def _default_hint(spec: TaskSpec, option: Option) -> str:
+    """A sampler input's label hint: the task's own value of that setting."""
+    sampler = getattr(spec, option.sampler)
+    if sampler.greedy:
         return "task default: greedy"
-    return f"task default: {getattr(sampling, field):g}"
+    value = getattr(sampler, option.attr)
+    return "task default: off" if value is None else f"task default: {value:g}"
 
 
 def _optional_number(label: str, value: Any = None, **kwargs: Any) -> gr.Textbox:
@@ -37,25 +40,34 @@ def _optional_number(label: str, value: Any = None, **kwargs: Any) -> gr.Textbox
                       placeholder="empty", **kwargs)
 
 
-def sampler_panel(task: str) -> list[gr.components.Component]:
-    """The collapsed advanced-settings panel; values in ``SAMPLER_FIELDS`` order."""
+def _setting(option: Option, spec: TaskSpec) -> gr.components.Component:
+    """The input of one advanced setting (a checkbox, or a number field that may stay empty)."""
+    if option.kind is bool:
+        return gr.Checkbox(label=option.ui_label, value=False)
+    label = option.ui_label if option.sampler is None else f"{option.ui_label} ({_default_hint(spec, option)})"
+    return _optional_number(label, getattr(spec, option.ui_value) if option.ui_value else None)
+
+
+def _setting_rows(spec: TaskSpec) -> list[tuple[list[Option], bool]]:
+    """(options, shown) per row: the general settings two to a row, then one row per sampler
+    (the audio sampler's only where the task speaks)."""
+    general = [o for o in UI_OPTIONS if o.sampler is None]
+    rows = [(general[i:i + 2], True) for i in range(0, len(general), 2)]
+    rows += [([o for o in UI_OPTIONS if o.sampler == side], side == "text" or spec.speaks) for side in SIDES]
+    return [(row, shown) for row, shown in rows if row]
+
+
+def sampler_panel(task: str) -> dict[str, gr.components.Component]:
+    """The collapsed advanced-settings panel, built from the options table: its inputs by name
+    (``SAMPLER_FIELDS``)."""
+    spec = TASKS[task]
+    inputs = {}
     with gr.Accordion("Advanced settings (sampling, seed, length)", open=False):
-        with gr.Row():
-            greedy = gr.Checkbox(label="Greedy (no sampling)", value=False)
-            seed = _optional_number("Seed (empty = random)")
-        with gr.Row():
-            min_s = _optional_number("Minimum length, seconds (empty = task default)")
-            max_s = _optional_number("Maximum length, seconds (empty = until the model stops)",
-                                     TASKS[task].ui_max_seconds)
-        with gr.Row():
-            t_temp = _optional_number(f"Text temperature ({_default_hint(task, 'text', 'temperature')})")
-            t_top_p = _optional_number(f"Text top-p ({_default_hint(task, 'text', 'top_p')})")
-        with gr.Row(visible=TASKS[task].speaks):
-            a_temp = _optional_number(f"Audio temperature ({_default_hint(task, 'audio', 'temperature')})")
-            a_top_p = _optional_number(f"Audio top-p ({_default_hint(task, 'audio', 'top_p')})")
-    fields = [greedy, seed, min_s, max_s, t_temp, t_top_p, a_temp, a_top_p]
-    assert len(fields) == len(SAMPLER_FIELDS)
-    return fields
+        for row, shown in _setting_rows(spec):
+            with gr.Row(visible=shown):
+                for option in row:
+                    inputs[option.ui] = _setting(option, spec)
+    return inputs
 
 
 def thinking_box(visible: bool = True) -> gr.Textbox:
@@ -73,8 +85,8 @@ class AudioOutputs:
     status: gr.Markdown
 
     def updates(self) -> list:
-        """In :class:`app.handler_base.AudioUpdate` order."""
-        return [self.live, self.text, self.thinking, self.full, self.status]
+        """The widgets in :class:`app.handler_base.AudioUpdate` order."""
+        return [getattr(self, name) for name in AudioUpdate.FIELDS]
 
 
 def audio_outputs(task: str, stream_audio: bool, text_label: str = "Text") -> AudioOutputs:
@@ -92,7 +104,8 @@ def text_outputs(task: str, label: str) -> list:
     """Answer, reasoning and status of a text task, in :class:`app.handler_base.TextUpdate` order."""
     thinking = thinking_box(TASKS[task].thinks)
     text = gr.Textbox(label=label, lines=6, interactive=False, elem_classes=["out-text"])
-    return [text, thinking, gr.Markdown(elem_classes=["run-status"])]
+    shown = dict(text=text, thinking=thinking, status=gr.Markdown(elem_classes=["run-status"]))
+    return [shown[name] for name in TextUpdate.FIELDS]
 
 
 def api_outputs(task: str) -> list:
@@ -133,22 +146,32 @@ def named(fn: Callable, names: Sequence[str]) -> Callable:
     return call
 
 
-def wire_task(h: Any, task: str, *, run: gr.Button, stop: gr.Button, inputs: Sequence[Any],
+def _in_order(task: str, names: Sequence[str], inputs: Mapping[str, Any]) -> list:
+    """The widgets of ``inputs`` in ``names`` order; a missing or an extra name is a ValueError
+    naming the task and the names."""
+    missing = [name for name in names if name not in inputs]
+    extra = [name for name in inputs if name not in names]
+    if missing or extra:
+        raise ValueError(f"{task}: the inputs do not match the task's names (missing: "
+                         f"{', '.join(missing) or 'none'}; not the task's: {', '.join(extra) or 'none'})")
+    return [inputs[name] for name in names]
+
+
+def wire_task(h: Any, task: str, *, run: gr.Button, stop: gr.Button, inputs: Mapping[str, Any],
               outputs: Sequence[Any], api_outputs: Sequence[Any], submit: Optional[Any] = None) -> None:
     """Run -> the streaming UI event (``/<task>_stream``); Stop -> cancel it; plus a hidden
     one-shot endpoint ``/<task>`` returning the final result, for gradio_client.
 
-    ``inputs``: one widget per name of :func:`app.convert.input_names` (the conversation state
-    included), then the sampler fields."""
+    ``inputs``: the widget of each input name, exactly the task's: its
+    :func:`app.convert.input_names` (the conversation state included) and ``SAMPLER_FIELDS``."""
     names = [*input_names(task), *SAMPLER_FIELDS]
-    if len(names) != len(inputs):
-        raise ValueError(f"{task}: {len(inputs)} inputs but {len(names)} names")
+    widgets = _in_order(task, names, inputs)
     triggers = [run.click] + ([submit.submit] if submit is not None else [])
-    gr.on(triggers, named(h.stream(task), names), inputs=list(inputs), outputs=list(outputs),
+    gr.on(triggers, named(h.stream(task), names), inputs=widgets, outputs=list(outputs),
           api_name=f"{task}_stream", concurrency_id=MODEL_QUEUE, show_progress="minimal")
     stop.click(h.stop(task), inputs=None, outputs=None, queue=False, api_name=f"{task}_stop")
     api_button = gr.Button(visible=False)
-    api_button.click(named(h.api(task), names), inputs=list(inputs), outputs=list(api_outputs),
+    api_button.click(named(h.api(task), names), inputs=widgets, outputs=list(api_outputs),
                      api_name=task, concurrency_id=MODEL_QUEUE)
 
 

@@ -21,6 +21,7 @@ from mimo_core.tasks.defaults import groups_for_seconds
 from mimo_core.tasks.types import Conversation, GenerationOptions
 
 from ..inputs import audio_file, audio_path_of, wav_bytes, write_wav
+from ..updates import UiUpdate
 from .session import (BARGE_IN, ERROR, REPLY_AUDIO, REPLY_DONE, REPLY_TEXT, SPEECH_END,
                       SPEECH_START, VoiceSession)
 from .turns import TurnSettings
@@ -39,6 +40,25 @@ _PRESS = """(...args) => {{ document.querySelector('#voice-mic button.{cls}')?.c
 START_JS = _PRESS.format(cls="record-button", extra="")
 STOP_JS = _PRESS.format(cls="stop-button",
                         extra="document.querySelectorAll('#voice-live audio').forEach(a => a.pause());")
+
+
+class VoiceUpdate(UiUpdate):
+    """What the tab's events show: the session state, the hidden turn and barge-in numbers, the
+    chat view, the reply player, the status line. Each event is wired to some of them (the
+    ``*_SHOWS`` names below) and returns those."""
+
+    session: Any
+    turn: Any
+    barge: Any
+    chat: Any
+    live: Any
+    status: Any
+
+
+START_SHOWS = ("session", "status")
+CLEAR_SHOWS = ("chat", "status")
+HEAR_SHOWS = ("session", "turn", "barge", "status")
+REPLY_SHOWS = ("chat", "live", "status")
 
 
 def _messages(conversation: Optional[Conversation]) -> list[dict]:
@@ -68,7 +88,7 @@ class VoiceHandlers:
         return session
 
     def start(self, session: Any, *settings: Any) -> tuple:
-        return self.session(session, *settings), LISTENING
+        return VoiceUpdate(session=self.session(session, *settings), status=LISTENING).only(START_SHOWS)
 
     @staticmethod
     def stop(session: Any) -> str:
@@ -80,27 +100,31 @@ class VoiceHandlers:
     def clear(session: Any) -> tuple:
         if isinstance(session, VoiceSession):
             session.clear()
-        return [], "Conversation cleared."
+        return VoiceUpdate(chat=[], status="Conversation cleared.").only(CLEAR_SHOWS)
 
     def hear(self, chunk: Any, session: Any, *settings: Any) -> tuple:
-        """One microphone chunk: (session, turn number, barge-in number, status)."""
+        """One microphone chunk: :data:`HEAR_SHOWS` (session, turn number, barge-in number, status)."""
         if chunk is None:
-            return session, gr.skip(), gr.skip(), gr.skip()
+            return VoiceUpdate(session=session).only(HEAR_SHOWS)
         rate, samples = chunk
         session = self.session(session, *settings)
-        turn, barge, status = gr.skip(), gr.skip(), gr.skip()
+        shown: dict[str, Any] = {"session": session}
         for event in session.feed(samples, int(rate)):
             if event.kind == SPEECH_START:
                 # the user talks: stop any playback (also a reply the server thinks is over)
-                barge, status = event.turn, "Hearing you..."
+                shown.update(barge=event.turn, status="Hearing you...")
             elif event.kind == BARGE_IN:
-                status = "Interrupted: go on."
+                shown.update(status="Interrupted: go on.")
             elif event.kind == SPEECH_END:
-                turn, status = event.turn, "Thinking..."
-        return session, turn, barge, status
+                shown.update(turn=event.turn, status="Thinking...")
+        return VoiceUpdate(**shown).only(HEAR_SHOWS)
 
     def reply(self, session: Any, turn: Any) -> Iterator[tuple]:
-        """Stream one turn's reply: (chat, live audio chunk, status)."""
+        """Stream one turn's reply: :data:`REPLY_SHOWS` (chat, live audio chunk, status)."""
+        for update in self._reply(session, turn):
+            yield update.only(REPLY_SHOWS)
+
+    def _reply(self, session: Any, turn: Any) -> Iterator[VoiceUpdate]:
         if not isinstance(session, VoiceSession) or not turn:
             return
         turn = int(turn)
@@ -111,22 +135,23 @@ class VoiceHandlers:
             if event.kind == SPEECH_END and event.audio is not None:
                 path = write_wav(event.audio, event.info["rate"])
                 heard = [{"role": "user", "content": {"path": path, "mime_type": "audio/wav"}}]
-                yield history + heard + [{"role": "assistant", "content": "..."}], gr.skip(), "Thinking..."
+                yield VoiceUpdate(chat=history + heard + [{"role": "assistant", "content": "..."}],
+                                  status="Thinking...")
             elif event.kind == REPLY_TEXT:
                 text += event.text
-                yield history + heard + [{"role": "assistant", "content": text}], gr.skip(), gr.skip()
+                yield VoiceUpdate(chat=history + heard + [{"role": "assistant", "content": text}])
             elif event.kind == REPLY_AUDIO and self.stream_audio:
-                yield gr.skip(), wav_bytes(event.audio), "Speaking (talk to interrupt)."
+                yield VoiceUpdate(live=wav_bytes(event.audio), status="Speaking (talk to interrupt).")
             elif event.kind == ERROR:
-                yield history, gr.skip(), f"Error: {event.text}"
+                yield VoiceUpdate(chat=history, status=f"Error: {event.text}")
             elif event.kind == BARGE_IN:
-                yield history, gr.skip(), "Interrupted: go on."
+                yield VoiceUpdate(chat=history, status="Interrupted: go on.")
                 return
             elif event.kind == REPLY_DONE:
                 if event.info.get("stop_reason") == "cancelled":
-                    yield history, gr.skip(), gr.skip()
+                    yield VoiceUpdate(chat=history)
                 else:
-                    yield _messages(session.conversation), gr.skip(), LISTENING
+                    yield VoiceUpdate(chat=_messages(session.conversation), status=LISTENING)
                 return
 
 
@@ -167,18 +192,23 @@ def voice_tab(h: Any) -> None:
                 system = gr.Textbox(label="System prompt", value=DEFAULT_DIALOGUE_SYSTEM_PROMPT,
                                     lines=2)
     settings = [pause, voice, system, max_reply]
-    start.click(v.start, [session, *settings], [session, status], js=START_JS, queue=False,
+    widgets = dict(session=session, turn=turn, barge=barge, chat=chat, live=live, status=status)
+
+    def shows(names: tuple[str, ...]) -> list:
+        return [widgets[name] for name in names]
+
+    start.click(v.start, [session, *settings], shows(START_SHOWS), js=START_JS, queue=False,
                 show_progress="hidden", api_visibility="private")
     stop.click(v.stop, [session], [status], js=STOP_JS, queue=False, show_progress="hidden",
                api_visibility="private")
-    clear.click(v.clear, [session], [chat, status], api_visibility="private", queue=False)
-    mic.stream(v.hear, [mic, session, *settings], [session, turn, barge, status],
+    clear.click(v.clear, [session], shows(CLEAR_SHOWS), api_visibility="private", queue=False)
+    mic.stream(v.hear, [mic, session, *settings], shows(HEAR_SHOWS),
                stream_every=STREAM_EVERY_S, time_limit=SESSION_LIMIT_S, concurrency_limit=None,
                concurrency_id="voice-mic", show_progress="hidden", show_progress_on=[turn],
                api_visibility="private")
     # the reply event only waits on the session (the engine does the work and batches it);
     # progress timers go to the hidden turn number, not over the status line
-    turn.change(v.reply, [session, turn], [chat, live, status], concurrency_limit=None,
+    turn.change(v.reply, [session, turn], shows(REPLY_SHOWS), concurrency_limit=None,
                 concurrency_id="voice-reply", show_progress="hidden", show_progress_on=[turn],
                 trigger_mode="always_last",
                 api_visibility="private")

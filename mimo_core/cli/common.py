@@ -39,17 +39,20 @@ def model_options_from_args(args: argparse.Namespace) -> dict:
 
 
 def add_generation_args(parser: argparse.ArgumentParser) -> None:
+    """The generation flags: one per option of :data:`mimo_core.sampler_config.OPTIONS` that has
+    one (its help from there), and ``--dump-tokens``."""
+    from ..sampler_config import OPTIONS
+
     group = parser.add_argument_group("generation")
-    group.add_argument("--greedy", action="store_true", help="argmax decoding for text and audio")
-    group.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
-    group.add_argument("--max-new-groups", type=int, default=None,
-                       help="stop after this many generated groups (1 group = 4 codec frames = 0.16 s)")
+    for option in OPTIONS:
+        if option.cli is None:
+            continue
+        if option.kind is bool:
+            group.add_argument(option.cli, dest=option.name, action="store_true", help=option.help)
+        else:
+            group.add_argument(option.cli, dest=option.name, type=option.kind, default=None, help=option.help)
     group.add_argument("--dump-tokens", metavar="PATH", default=None,
                        help="write the full [9, T] int64 token matrix (prompt + generated) as .npy")
-    for stream in ("text", "audio"):
-        group.add_argument(f"--{stream}-temperature", type=float, default=None, help=f"{stream} sampling temperature")
-        group.add_argument(f"--{stream}-top-k", type=int, default=None, help=f"{stream} top-k (0 = off)")
-        group.add_argument(f"--{stream}-top-p", type=float, default=None, help=f"{stream} top-p")
 
 
 def resolve_device_dtype(device: str, dtype: str) -> tuple[str, str]:
@@ -65,12 +68,10 @@ def resolve_device_dtype(device: str, dtype: str) -> tuple[str, str]:
 
 def options_from_args(args: argparse.Namespace):
     """The :class:`~mimo_core.tasks.GenerationOptions` the generation flags ask for."""
+    from ..sampler_config import OPTIONS
     from ..tasks import GenerationOptions
 
-    return GenerationOptions(
-        greedy=args.greedy, seed=args.seed, max_new_groups=args.max_new_groups,
-        text_temperature=args.text_temperature, text_top_k=args.text_top_k, text_top_p=args.text_top_p,
-        audio_temperature=args.audio_temperature, audio_top_k=args.audio_top_k, audio_top_p=args.audio_top_p)
+    return GenerationOptions.from_flat(**{o.name: getattr(args, o.name) for o in OPTIONS if o.cli is not None})
 
 
 def dump_tokens(path: str | Path, ids) -> Path:

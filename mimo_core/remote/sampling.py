@@ -9,9 +9,11 @@ Lengths on both protocols count *groups*: one LM position = one text token + 4 a
 its ``max_tokens`` / ``min_tokens`` count groups too. No length is sent when the request asks for
 none: the engine then stops at a stop token or the end of its context, as a local run does.
 
-* :func:`mimo_fields` (our API): the text sampler as ``temperature`` / ``top_p`` / ``top_k``, the
-  audio sampler as ``audio_temperature`` / ``audio_top_p`` / ``audio_top_k``; a greedy sampler
-  is its temperature 0 alone, top-k off is 0; ``seed``, ``max_tokens``, ``min_tokens``. Stop
+* :func:`mimo_fields` (our API): each option's ``wire`` field of
+  :data:`mimo_core.sampler_config.OPTIONS`, the same names our server's parser reads: the text
+  sampler as ``temperature`` / ``top_p`` / ``top_k``, the audio sampler as ``audio_temperature`` /
+  ``audio_top_p`` / ``audio_top_k``; a greedy sampler is its temperature 0 alone, an option
+  that is off is sent as its off value (top-k 0); ``seed``, ``max_tokens``, ``min_tokens``. Stop
   tokens are not sent: our server has no field for them and stops on the task's own (the same
   registry). Needs a server that takes temperature 0 as greedy (this version on).
 * :func:`omni_fields` (vLLM-Omni's chat API, stage 0): the text sampler only (``temperature``
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..sampler_config import SamplerConfig
+from ..sampler_config import OPTIONS, Option, SamplerConfig
 from ..tasks.defaults import TaskSettings, request_settings
 
 __all__ = ["mimo_fields", "omni_fields", "request_settings"]
@@ -39,16 +41,22 @@ def _lengths(s: TaskSettings) -> dict[str, Any]:
     return out
 
 
-def _ours(prefix: str, sampler: SamplerConfig) -> dict[str, Any]:
-    if sampler.greedy:
-        return {f"{prefix}temperature": 0.0}
-    return {f"{prefix}temperature": sampler.temperature, f"{prefix}top_p": sampler.top_p,
-            f"{prefix}top_k": sampler.top_k or 0}
+def _wire_value(option: Option, s: TaskSettings) -> Any:
+    """What ``option`` is sent as for the resolved settings ``s`` (None: not sent)."""
+    if option.sampler is None:
+        return option.get(s)
+    sampler: SamplerConfig = getattr(s, option.sampler)
+    if sampler.greedy:                            # a greedy sampler is its temperature 0 alone
+        return 0.0 if option.field.zero_is_greedy else None
+    value = getattr(sampler, option.attr)
+    return option.field.off if value is None else value
 
 
 def mimo_fields(s: TaskSettings) -> dict[str, Any]:
-    """Our API's fields for ``s`` (see the module docstring)."""
-    return {**_ours("", s.text), **_ours("audio_", s.audio), **_lengths(s)}
+    """Our API's fields for ``s``: every option's ``wire`` field of :data:`OPTIONS` (see the
+    module docstring)."""
+    sent = {option.wire: _wire_value(option, s) for option in OPTIONS if option.wire is not None}
+    return {name: value for name, value in sent.items() if value is not None}
 
 
 def omni_fields(s: TaskSettings) -> dict[str, Any]:

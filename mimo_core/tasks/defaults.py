@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..constants import GROUP_RATE
-from ..sampler_config import GREEDY, SamplerConfig
+from ..sampler_config import SamplerConfig
 from .limits import check_options, context_room
 from .registry import TaskSpec, spec_of
 from .types import ContinueRequest, GenerationOptions
@@ -45,22 +45,9 @@ def groups_for_seconds(seconds: float) -> int:
     return max(1, math.ceil(seconds * GROUP_RATE - 1e-9))
 
 
-def _override(base: SamplerConfig, greedy: bool, temperature, top_k, top_p) -> SamplerConfig:
-    if greedy:
-        return GREEDY
-    return SamplerConfig(
-        temperature=base.temperature if temperature is None else float(temperature),
-        top_k=base.top_k if top_k is None else (int(top_k) or None),     # 0 = top-k off
-        top_p=base.top_p if top_p is None else float(top_p),
-        greedy=base.greedy and temperature is None and top_k is None and top_p is None,
-    )
-
-
 def resolve_samplers(spec: TaskSpec, options: GenerationOptions) -> tuple[SamplerConfig, SamplerConfig]:
     """The task's (text, audio) samplers with ``options``' sampling overrides; greedy wins."""
-    o = options
-    return (_override(spec.text, o.greedy or o.text_greedy, o.text_temperature, o.text_top_k, o.text_top_p),
-            _override(spec.audio, o.greedy or o.audio_greedy, o.audio_temperature, o.audio_top_k, o.audio_top_p))
+    return options.sampler("text").over(spec.text), options.sampler("audio").over(spec.audio)
 
 
 def requested_groups(request) -> Optional[int]:

@@ -10,7 +10,7 @@ from typing import Optional
 
 from ..context import check_context, context_room  # noqa: F401 - the one context rule, re-exported
 from ..errors import InputTooLongError, PromptError
-from .types import GenerationOptions
+from ..sampler_config import check_options  # noqa: F401 - the options' one check, beside their table
 
 
 @dataclass(frozen=True)
@@ -57,21 +57,3 @@ def check_example_count(n: int, limits: Limits) -> None:
         raise PromptError("few-shot speech-to-speech needs at least one example pair")
     if n > limits.max_examples:
         raise InputTooLongError(f"{n} few-shot examples given; the limit is {limits.max_examples}")
-
-
-def check_options(options: GenerationOptions) -> None:
-    """Reject sampler/length overrides that cannot work, before anything runs."""
-    if options.max_new_groups is not None and options.max_new_groups < 1:
-        raise PromptError(f"max_new_groups must be at least 1, got {options.max_new_groups}")
-    if options.min_new_groups is not None and options.min_new_groups < 0:
-        raise PromptError(f"min_new_groups must be >= 0, got {options.min_new_groups}")
-    for side in ("text", "audio"):
-        t = getattr(options, f"{side}_temperature")
-        k = getattr(options, f"{side}_top_k")
-        p = getattr(options, f"{side}_top_p")
-        if t is not None and not t > 0:
-            raise PromptError(f"{side} temperature must be > 0 (use greedy instead), got {t}")
-        if k is not None and k < 0:
-            raise PromptError(f"{side} top-k must be >= 1 (or 0 for off), got {k}")
-        if p is not None and not 0 < p <= 1:
-            raise PromptError(f"{side} top-p must be in (0, 1], got {p}")

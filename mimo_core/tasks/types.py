@@ -20,30 +20,38 @@ from typing import Any, Literal, Optional, Union
 
 import numpy as np
 
+from ..sampler_config import SamplerOverride, nest
 from ..thinking import split_thinking
 
 AudioInput = Union[str, Path, bytes, tuple, np.ndarray]
 
 @dataclass(frozen=True)
 class GenerationOptions:
-    """Per-request overrides of the task's sampler defaults (docs/FORMAT.md section 7). ``None`` = default.
+    """Per-request overrides of the task's defaults (docs/FORMAT.md section 7). None = the task's.
 
-    ``greedy``: argmax for both samplers; ``text_greedy`` / ``audio_greedy``: for that one
-    (what an API's temperature 0 asks for). Greedy wins over the same sampler's other fields.
+    ``text`` / ``audio``: what the request sets of each sampler (:class:`SamplerOverride`: its
+    ``greedy`` is argmax for that sampler alone, what an API's temperature 0 asks for);
+    ``greedy``: argmax for both. Greedy wins over the same sampler's other fields. Every option,
+    its bounds and its name on each surface: :data:`mimo_core.sampler_config.OPTIONS`;
+    :meth:`from_flat` builds one from those names (``text_temperature=0.7``).
     """
 
     greedy: bool = False
     seed: Optional[int] = None
     max_new_groups: Optional[int] = None      # 6.25 groups per second of output
     min_new_groups: Optional[int] = None
-    text_temperature: Optional[float] = None
-    text_top_k: Optional[int] = None
-    text_top_p: Optional[float] = None
-    audio_temperature: Optional[float] = None
-    audio_top_k: Optional[int] = None
-    audio_top_p: Optional[float] = None
-    text_greedy: bool = False
-    audio_greedy: bool = False
+    text: SamplerOverride = SamplerOverride()
+    audio: SamplerOverride = SamplerOverride()
+
+    @classmethod
+    def from_flat(cls, **values: Any) -> "GenerationOptions":
+        """From the options' flat names (``OPTIONS``): ``from_flat(seed=3, audio_top_p=0.9)``."""
+        return cls(**nest(values))
+
+    def sampler(self, side: str) -> SamplerOverride:
+        """What this request sets of sampler ``side`` ("text" / "audio"), ``greedy`` included."""
+        own = getattr(self, side)
+        return replace(own, greedy=True) if self.greedy and not own.greedy else own
 
 
 @dataclass(frozen=True)
