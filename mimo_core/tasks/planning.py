@@ -1,10 +1,10 @@
 """Request -> prompt plan, checked, before any model work: the one place user input is validated.
 
-``TaskSpec.plan(request, limits)`` (one planner below per task, named in the registry) checks
-texts, options and examples against the limits and loads every audio input (24 kHz
-waveforms); all user errors surface here. It returns *data*, a :class:`Prepared`: the
-waveforms to encode, and which :class:`~mimo_core.prompts.PromptBuilder` method to call with
-which arguments (:class:`AudioRef` marks where a waveform's codes go). The facade encodes the
+:func:`prepare` (one planner below per task, found in :data:`PLANNERS` by the request's
+type) checks texts, options and examples against the limits and loads every audio input
+(24 kHz waveforms); all user errors surface here. It returns *data*, a :class:`Prepared`:
+the waveforms to encode, and which :class:`~mimo_core.prompts.PromptBuilder` method to call
+with which arguments (:class:`AudioRef` marks where a waveform's codes go). The facade encodes the
 waveforms under the audio tokenizer's lock, then builds the prompt under the text lock
 (:func:`build_prompt`); no lock is held inside the other. The builder and the engine only
 assert what planning checked.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -31,8 +31,9 @@ from ..prompts import DEFAULT_DIALOGUE_SYSTEM_PROMPT, DialogueTurn, FewShotPair,
 from .defaults import requested_groups
 from .inputs import load_input_audio
 from .limits import Limits, check_duration, check_example_count, check_options, check_text
-from .registry import TaskSpec, spec_of
-from .types import ChatRequest, Conversation, DialogueRequest, FewShotExample, TaskRequest, Turn
+from .registry import TASKS, TaskSpec, spec_of
+from .types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest, FewShotExample,
+                    S2SRequest, S2TRequest, TaskRequest, TTSRequest, Turn, UnderstandRequest)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Prepared:
     """A checked request: the audio to encode and the prompt to build from it."""
 
     spec: TaskSpec
-    method: str                                        # PromptBuilder method
+    build: Callable[..., torch.Tensor]                 # an unbound PromptBuilder method (PromptBuilder.tts)
     args: dict[str, Any]                               # its arguments (AudioRef for codes)
     waves: list[np.ndarray] = field(default_factory=list)   # 24 kHz float32 inputs, in AudioRef order
     history: Optional[np.ndarray] = None               # exact follow-up: tokens [K, H] prepended
@@ -70,7 +71,7 @@ def build_prompt(builder: PromptBuilder, prepared: Prepared, codes: list[torch.T
     """The prompt ``[K, T]``: the planned builder call with ``codes[i]`` for each ``AudioRef(i)``,
     after the token history of an exact follow-up."""
     args = {name: _fill(value, codes) for name, value in prepared.args.items()}
-    prompt = getattr(builder, prepared.method)(**args)
+    prompt = prepared.build(builder, **args)
     if prepared.history is not None:
         prompt = with_history(prepared.history, prompt)
     check_context(prompt.shape[1] // GROUP_SIZE)          # the engine asserts the same edge
@@ -90,15 +91,15 @@ def _fill(value: Any, codes: list[torch.Tensor]) -> Any:
 
 def prepare(request: TaskRequest, limits: Limits) -> Prepared:
     """Check ``request`` and load its audio; raises a typed one-line error on bad input."""
-    spec = spec_of(request)
+    spec_of(request)                                   # a task request, or PromptError
     check_options(request.options)
-    return spec.plan(request, limits)
+    return PLANNERS[type(request)](request, limits)
 
 
 # ------------------------------------------------------------------------------ per task
 def prepare_continue(r, limits: Limits) -> Prepared:
     check_duration(r.duration_s, limits)
-    p = Prepared(spec_of(r), "speech_continuation", {}, requested_groups=requested_groups(r))
+    p = Prepared(spec_of(r), PromptBuilder.speech_continuation, {}, requested_groups=requested_groups(r))
     p.args["codes"] = p.wave(load_input_audio(r.audio, "prompt audio", limits))
     return p
 
@@ -124,7 +125,7 @@ def prepare_s2s(r, limits: Limits) -> Prepared:
     instruction = check_text(r.instruction, "few-shot instruction", limits)
     examples = _check_examples(r.examples, limits)
     query = load_input_audio(r.audio, "query audio", limits)
-    p = Prepared(spec_of(r), "few_shot_s2s", {"instruction": instruction})
+    p = Prepared(spec_of(r), PromptBuilder.few_shot_s2s, {"instruction": instruction})
     p.args["examples"] = [FewShotPair(p.wave(i), t, p.wave(o)) for i, t, o in examples]
     p.args["query_codes"] = p.wave(query)
     return p
@@ -135,7 +136,7 @@ def prepare_tts(r, limits: Limits) -> Prepared:
     instruct = check_text(r.instruct, "style instruction", limits, required=False) or None
     if r.template is not None:
         check_text(r.template, "TTS template", limits)
-    p = Prepared(spec_of(r), "tts", {"text": text, "template": r.template, "instruct": instruct,
+    p = Prepared(spec_of(r), PromptBuilder.tts, {"text": text, "template": r.template, "instruct": instruct,
                                      "natural": r.natural, "voice_codes": None})
     if r.voice_prompt is not None:
         p.args["voice_codes"] = p.wave(load_input_audio(r.voice_prompt, "voice prompt", limits))
@@ -145,21 +146,22 @@ def prepare_tts(r, limits: Limits) -> Prepared:
 def prepare_asr(r, limits: Limits) -> Prepared:
     if r.template is not None:
         check_text(r.template, "ASR template", limits)
-    p = Prepared(spec_of(r), "asr", {"template": r.template, "language": r.language})
+    p = Prepared(spec_of(r), PromptBuilder.asr, {"template": r.template, "language": r.language})
     p.args["codes"] = p.wave(load_input_audio(r.audio, "audio", limits))
     return p
 
 
 def prepare_understand(r, limits: Limits) -> Prepared:
     question = check_text(r.question, "question", limits)
-    p = Prepared(spec_of(r), "audio_understanding", {"question": question, "thinking": bool(r.thinking)})
+    p = Prepared(spec_of(r), PromptBuilder.audio_understanding, {"question": question, "thinking": bool(r.thinking)})
     p.args["codes"] = p.wave(load_input_audio(r.audio, "audio", limits))
     return p
 
 
 # ------------------------------------------------------------------------------ dialogues
-_DIALOGUE_METHODS: dict[str, str] = {"dialogue": "spoken_dialogue", "s2t": "s2t_dialogue",
-                                     "chat": "text_dialogue"}
+_DIALOGUE_BUILDERS: dict[type, Callable[..., torch.Tensor]] = {
+    DialogueRequest: PromptBuilder.spoken_dialogue, S2TRequest: PromptBuilder.s2t_dialogue,
+    ChatRequest: PromptBuilder.text_dialogue}
 
 
 def _conversation(conv: Optional[Conversation], task: str) -> Optional[Conversation]:
@@ -222,7 +224,7 @@ def _dialogue_options(p: Prepared, r: DialogueRequest, conv: Optional[Conversati
 def prepare_dialogue(r, limits: Limits) -> Prepared:
     """Spoken dialogue, speech-to-text dialogue and text chat: one user turn on a conversation."""
     spec = spec_of(r)
-    p = Prepared(spec, _DIALOGUE_METHODS[spec.name], {})
+    p = Prepared(spec, _DIALOGUE_BUILDERS[type(r)], {})
     conv = p.conversation = _conversation(r.conversation, spec.name)
     if isinstance(r, ChatRequest):
         user_text = check_text(r.text, "message", limits)
@@ -243,3 +245,12 @@ def prepare_dialogue(r, limits: Limits) -> Prepared:
         past = _history_turns(p, conv, limits) if conv is not None else []
         p.args["messages"] = past + [user]
     return p
+
+
+# Each request type's planner: the facade's one dispatch (the registry, torch-free, names none).
+PLANNERS: dict[type, Callable[[Any, Limits], Prepared]] = {
+    ContinueRequest: prepare_continue, S2SRequest: prepare_s2s, TTSRequest: prepare_tts,
+    ASRRequest: prepare_asr, UnderstandRequest: prepare_understand, DialogueRequest: prepare_dialogue,
+    S2TRequest: prepare_dialogue, ChatRequest: prepare_dialogue,
+}
+assert set(PLANNERS) == {spec.request for spec in TASKS.values()}, "a task without a planner"
