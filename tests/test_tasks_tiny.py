@@ -288,6 +288,10 @@ def _bad_requests(clips, tmp_path):
         (S2SRequest(clips["chirp"], "", (ex,)), PromptError, "instruction is empty"),
         (DialogueRequest(clips["chirp"], Conversation("dialogue", (Turn("user", audio=None), Turn("assistant", text="x")))),
          PromptError, "turn 1"),
+        # rules of the prompt layouts, once checked by the builder after the audio was encoded
+        (TTSRequest("hi", instruct="calm", natural=True, voice_prompt=clips["voiced"]), PromptError, "natural"),
+        (TTSRequest("hi", voice_prompt=clips["voiced"], template="Read"), PromptError, "template"),
+        (ASRRequest(clips["voiced"], language="fr"), PromptError, "unknown language"),
     ]
 
 

@@ -114,7 +114,8 @@ class MimoAudio:
         encode = CodeEncoder(self.models.audio_tokenizer, self.models.codec_lock)
         codes = [encode(wav) for wav in prepared.waves]    # under the codec lock, one at a time
         with lm.text_lock:
-            prompt = build_prompt(lm.builder, prepared, codes)     # (K, T)
+            # the length check against the model's one context limit (its engine's)
+            prompt = build_prompt(lm.builder, prepared, codes, context_groups=lm.engine.context_groups)  # (K, T)
         return prepared, lm, prompt
 
     def _start(self, request: TaskRequest, cancel: Optional[threading.Event] = None) -> "_Job":
@@ -125,13 +126,12 @@ class MimoAudio:
         if is_tiny(lm.spec) or (spec.speaks and self.models.tokenizer_is_tiny()):
             warn_tiny(f"task {spec.name}")
         opts = resolve_options(spec, request.options, prompt.shape[1] // GROUP_SIZE,
-                               prepared.requested_groups)
+                               prepared.requested_groups, context_groups=lm.engine.context_groups)
         gen = GenerationRequest(
             prompt_ids=prompt, text_sampler=opts.text, audio_sampler=opts.audio,
             stop_ids=frozenset(getattr(lm.special_ids, name) for name in spec.stop),
             max_new_groups=opts.max_new_groups, min_new_groups=opts.min_new_groups, seed=opts.seed,
-            cancel=cancel)
-        lm.engine.validate(gen)
+            cancel=cancel)                  # the engine checks it once, when it is submitted
         codec = self.models.audio_tokenizer() if spec.speaks else None
         return _Job(prepared, lm, prompt, gen, codec, _opens_thinking(lm, prompt))
 
