@@ -67,13 +67,13 @@ def test_tracker_matches_batch_extraction(seed, speech_open):
     tracker = OutputTracker(FakeTokenizer(), IDS, EMPTY_IDS, speaks=True, speech_open=speech_open)
     streamed_text = ""
     for t, c in zip(texts, codes):
-        delta, chunk = tracker.push(t, c)
-        assert chunk is None                      # no decoder: frames are only recorded
-        streamed_text += delta
+        update = tracker.push(t, c)
+        assert update.audio is None               # no decoder: frames are only recorded
+        streamed_text += update.text
     ids = new_ids(texts, codes)
     expected = extract_output(ids, FakeTokenizer(), IDS, EMPTY_IDS)
-    delta, _ = tracker.finish()
-    assert streamed_text + delta == expected.text == tracker.output().text
+    last = tracker.finish()
+    assert streamed_text + last.text == expected.text == tracker.output().text
     # the rule as slices of the whole output: the same text and codes
     assert expected.text == decode_text(FakeTokenizer(), output_text_ids(ids).tolist())
     assert torch.equal(expected.codes, output_audio_codes(ids, IDS, EMPTY_IDS))
