@@ -113,3 +113,19 @@ def test_the_fake_backend_refuses_what_the_real_one_does():
     for request, error, fragment in bad_requests():
         with pytest.raises(error, match=fragment):
             list(fake.stream(request))
+
+
+def test_a_turn_extends_a_conversation_in_one_way(mimo):
+    """Conversation.after_turn is how every backend (local, remote, the fake) adds a turn."""
+    before = Conversation(task="chat", turns=(Turn("user", text="Hi."), Turn("assistant", text="Hello.")))
+    user, reply = Turn("user", text="And?"), Turn("assistant", text="So.", thinking="hm")
+    after = before.after_turn(user, reply, tokens=np.zeros((STREAMS, 8), np.int64), system_prompt="Be brief.")
+    assert after.turns == before.turns + (user, reply) and after.task == "chat"
+    assert after.tokens.shape == (STREAMS, 8) and after.system_prompt == "Be brief."
+    assert len(before.turns) == 2                                         # a value: the old one stays
+    from mimo_core.tasks import GenerationOptions
+    untasked = Conversation(turns=before.turns)                           # a caller's, without its task
+    result = mimo.run(ChatRequest("And?", untasked, options=GenerationOptions(seed=1, max_new_groups=3)))
+    assert result.conversation.task == "chat" and result.conversation.turns[:2] == before.turns
+    assert result.conversation.turns[2:] == (Turn("user", text="And?"),
+                                             Turn("assistant", text=result.answer, thinking=result.thinking))

@@ -12,6 +12,7 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Optional
 
 import httpx
@@ -109,10 +110,10 @@ class SseReader:
         task = call.extra.get("task") or {"speech": "tts", "transcript": "asr"}[call.kind]
         conversation = None
         if task in ("dialogue", "s2t", "chat"):
-            before: Optional[Conversation] = call.extra.get("conversation")
-            turns = (before.turns if before is not None else ()) + (
-                call.extra["user_turn"], Turn("assistant", text=self.text, audio=audio, thinking=self.reasoning))
-            conversation = Conversation(task=task, turns=turns, system_prompt=call.extra.get("system_prompt"))
+            before = replace(call.extra.get("conversation") or Conversation(), task=task)
+            reply = Turn("assistant", text=self.text, audio=audio, thinking=self.reasoning)
+            conversation = before.after_turn(call.extra["user_turn"], reply,
+                                             system_prompt=call.extra.get("system_prompt"))
         return TaskResult(text=self.text, answer=self.text, thinking=self.reasoning, audio=audio,
                           tokens=empty_tokens(), new_groups=new,
                           stop_reason=FINISH_TO_STOP.get(self.finish, self.finish), task=task,

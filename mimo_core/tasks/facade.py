@@ -176,16 +176,17 @@ class MimoAudio:
             if out.is_silence:
                 audio = np.zeros(int(REFERENCE_SILENCE_SECONDS * SAMPLE_RATE), dtype=np.float32)
             else:
+                # Decoded whole even after a stream: the streaming decoder's chunks are not
+                # decode()'s bits (its GroupNorms see a window, not the utterance: 5 % RMS, see
+                # codec/streaming.py), and the result must be the same as run()'s, the goldens'.
                 with self.models.codec_lock, torch.inference_mode():
                     audio = codec.decode(out.codes).detach().to("cpu", torch.float32).numpy()
         tokens = final.generated_ids.to("cpu", torch.long).numpy()
         conversation = None
         if prepared.spec.conversation:
-            before = prepared.conversation or Conversation(task=prepared.task)
             reply = Turn("assistant", text=out.answer, audio=audio, thinking=out.thinking)
-            conversation = Conversation(
-                task=prepared.task, turns=before.turns + (prepared.user_turn, reply),
-                tokens=tokens, system_prompt=prepared.system_prompt)
+            conversation = (prepared.conversation or Conversation(task=prepared.task)).after_turn(
+                prepared.user_turn, reply, tokens=tokens, system_prompt=prepared.system_prompt)
         stop_token = None
         if final.stop_token is not None:
             stop_token = lm.tokenizer.convert_ids_to_tokens(int(final.stop_token))

@@ -209,6 +209,7 @@ def _conversation(conv: Optional[Conversation], task: str) -> Optional[Conversat
         raise PromptError(f"this conversation belongs to the {conv.task!r} task, not {task!r}")
     if conv.tokens is None and not conv.turns:
         return None                                      # an empty conversation: start afresh
+    conv = dataclasses.replace(conv, task=task)          # the reply's conversation names its task
     if conv.tokens is not None:
         tokens = np.asarray(conv.tokens)
         if (tokens.ndim != 2 or tokens.shape[0] != STREAMS or not tokens.shape[1]

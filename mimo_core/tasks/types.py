@@ -68,8 +68,13 @@ class Conversation:
     tokens: Optional[np.ndarray] = None
     system_prompt: Optional[str] = None
 
-    def with_turns(self, *turns: Turn, tokens: Optional[np.ndarray] = None) -> "Conversation":
-        return replace(self, turns=self.turns + tuple(turns), tokens=tokens)
+    def after_turn(self, user: Turn, reply: Turn, *, tokens: Optional[np.ndarray] = None,
+                   system_prompt: Optional[str] = None) -> "Conversation":
+        """This conversation one exchange later (the one way a result's conversation is made):
+        ``user`` and ``reply`` appended to the display turns; ``tokens``: the exact history the
+        call saw and made (prompt + generated groups; None where it stays on a remote engine);
+        ``system_prompt``: the one in effect for the conversation."""
+        return replace(self, turns=self.turns + (user, reply), tokens=tokens, system_prompt=system_prompt)
 
     # -- persistence (CLI: continue a saved conversation) --------------------------------
     def save(self, path: str | Path) -> None:

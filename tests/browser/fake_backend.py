@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 from typing import Iterator, Optional
 
 import numpy as np
@@ -106,11 +105,10 @@ class FakeMimoAudio:
         audio = np.concatenate(chunks) if chunks else None
         conversation = None
         if spec_of(request).conversation:
-            before = prepared.conversation or Conversation(task=spec_of(request).name)
             reply = Turn("assistant", text=answer, audio=audio, thinking=thinking)
-            conversation = replace(before.with_turns(prepared.user_turn, reply,
-                                                     tokens=np.zeros((STREAMS, GROUP_SIZE), np.int64)),
-                                   task=spec_of(request).name, system_prompt=prepared.system_prompt)
+            conversation = (prepared.conversation or Conversation(task=spec_of(request).name)).after_turn(
+                prepared.user_turn, reply, tokens=np.zeros((STREAMS, GROUP_SIZE), np.int64),
+                system_prompt=prepared.system_prompt)
         yield StreamEvent(groups_done=n, max_groups=n, result=TaskResult(
             text=text, thinking=thinking, answer=answer, audio=audio, tokens=np.zeros((STREAMS, n), np.int64),
             new_groups=n, stop_reason=stop_reason, conversation=conversation, task=spec_of(request).name,
