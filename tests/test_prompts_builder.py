@@ -9,12 +9,11 @@ import pytest
 import torch
 
 from tests.conftest import FIXTURES, fixtures_available
-from tests.helpers import spoken_dialogue_followup
+from tests.helpers import group_text_ids, spoken_dialogue_followup
 from mimo_core.constants import GROUP_SIZE, STREAMS
 from mimo_core.errors import PromptError
 from mimo_core.prompts import (ASR_TEMPLATES, PRESETS, TTS_TEMPLATES, DialogueTurn, FewShotPair,
                                RELEASE_SPEECH_EMPTY_IDS, PromptBuilder, get_preset, with_history)
-from mimo_core.prompts.segments import group_text_ids
 from mimo_core.text.special_ids import load_text_tokenizer
 from mimo_core.text.tiny_tokenizer import write_tiny_text_tokenizer
 

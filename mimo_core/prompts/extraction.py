@@ -35,7 +35,7 @@ from ..constants import GROUP_SIZE, LM_CHANNELS, STREAMS
 from ..errors import PromptError
 from ..text.special_ids import SpecialIds, markup_ids
 from ..thinking import split_thinking
-from .segments import RELEASE_SPEECH_EMPTY_IDS, group_text_ids, parse_empty_ids
+from .segments import RELEASE_SPEECH_EMPTY_IDS, parse_empty_ids
 
 REFERENCE_SILENCE_SECONDS = 1.0   # what the reference writes when no speech frame is left
 REMOVED_FROM_TEXT = ("<|empty|>", "<|eot|>", "<|eostm|>")
@@ -51,14 +51,6 @@ class ExtractedOutput:
     answer: str = ""           # the rest, without markup: what people see (and hear said)
 
 
-def split_generated(generated_ids, prompt_columns: int) -> torch.Tensor:
-    """The generated groups ``[K, T_all - prompt_columns]`` of a prompt+output matrix."""
-    ids = torch.as_tensor(generated_ids)
-    if ids.dim() != 2 or ids.shape[0] != STREAMS or prompt_columns % GROUP_SIZE:
-        raise PromptError(f"cannot split {tuple(ids.shape)} at column {prompt_columns}")
-    return ids[:, prompt_columns:]
-
-
 def clean_decoded_text(decoded: str) -> str:
     """Strip, then remove ``<|empty|>``, ``<|eot|>`` and ``<|eostm|>`` (in the reference's order)."""
     text = decoded.strip()
@@ -67,33 +59,10 @@ def clean_decoded_text(decoded: str) -> str:
     return text
 
 
-def output_text_ids(new_ids: torch.Tensor, keep_last_group: bool = False) -> torch.Tensor:
-    """Text id of each generated group, without the last one unless ``keep_last_group``. ``[G']``."""
-    text = group_text_ids(_check_new_ids(new_ids))
-    return text if keep_last_group else text[:-1]
-
-
 def decode_text(tokenizer, text_ids: Sequence[int]) -> str:
     """Decode text ids with special tokens kept, then :func:`clean_decoded_text`."""
     decoded = tokenizer.decode([int(i) for i in text_ids], skip_special_tokens=False)
     return clean_decoded_text(decoded)
-
-
-def output_audio_codes(new_ids: torch.Tensor, special_ids: SpecialIds,
-                       empty_ids: str | Sequence[int] = RELEASE_SPEECH_EMPTY_IDS,
-                       keep_last_group: bool = False) -> torch.Tensor:
-    """The codes ``[C=8, N]`` to decode, written as the rule's slices of the whole output (the
-    module docstring); the tests hold :class:`OutputReader` to it."""
-    new_ids = _check_new_ids(new_ids).to(torch.long)
-    empty_ids = parse_empty_ids(empty_ids)
-    text = output_text_ids(new_ids, keep_last_group)             # (G',)
-    starts = (text == special_ids.sostm).nonzero().flatten()
-    ends = (text == special_ids.eostm).nonzero().flatten()
-    start = int(starts[0]) * GROUP_SIZE + GROUP_SIZE if len(starts) else 0
-    end = int(ends[0]) * GROUP_SIZE if len(ends) else text.shape[0] * GROUP_SIZE
-    speech = new_ids[1:, start:end]                               # (C, frames)
-    keep = speech[0] != empty_ids[0]                              # frames with channel-0 audio
-    return speech[:, keep].contiguous()
 
 
 class OutputReader:

@@ -215,8 +215,3 @@ def concat_segments(segments: Sequence[torch.Tensor]) -> torch.Tensor:
         assert seg.dim() == 2 and seg.shape[0] == STREAMS and seg.shape[1] % GROUP_SIZE == 0, \
             f"bad segment shape {tuple(seg.shape)}: expected [{STREAMS}, multiple of {GROUP_SIZE}]"
     return torch.cat(list(segments), dim=1)
-
-
-def group_text_ids(matrix: torch.Tensor) -> torch.Tensor:
-    """Row 0 at each group's first column: the text id of every LM position. ``[K, T] -> [T/P]``."""
-    return matrix[0, ::GROUP_SIZE]

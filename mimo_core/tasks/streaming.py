@@ -29,7 +29,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import torch
 
-from ..constants import LM_CHANNELS, SAMPLE_RATE
+from ..constants import SAMPLE_RATE
 from ..prompts.extraction import REFERENCE_SILENCE_SECONDS, ExtractedOutput, OutputReader
 
 
@@ -136,12 +136,6 @@ class OutputTracker:
 
     def _lock(self):
         return self.codec_lock if self.codec_lock is not None else contextlib.nullcontext()
-
-    def streamed_codes(self) -> torch.Tensor:
-        """All frames pushed to the decoder, ``(C, N)`` (for tests and diagnostics)."""
-        if not self.pushed_frames:
-            return torch.zeros(LM_CHANNELS, 0, dtype=torch.long)
-        return torch.cat(self.pushed_frames, dim=1)
 
 
 def _join(chunks) -> Optional[np.ndarray]:
