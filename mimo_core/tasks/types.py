@@ -49,7 +49,7 @@ class Turn:
     """One finished turn of a conversation, as shown to people."""
 
     role: Literal["user", "assistant"]
-    text: str = ""                            # for a reply that reasoned first: the answer only
+    text: str = ""                            # a reply's answer: no reasoning, no markup
     audio: Optional[np.ndarray] = None        # 24 kHz float32, what was heard / said
     thinking: str = ""                        # the reply's reasoning, shown apart (not re-sent)
 
