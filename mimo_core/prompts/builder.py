@@ -138,7 +138,7 @@ class PromptBuilder:
         [<think>\\n\\n</think>\\n]``; template by ``language`` (en default, zh) unless given."""
         request = tpl.asr_template(language, template)
         return concat_segments([self.text(USER), self.audio(codes), self.text(request), self.text(END),
-                             self.text(ASSISTANT), self._think(False)])
+                                self.text(ASSISTANT), self._think(False)])
 
     def tts(self, text: str, template: str | None = None, language: str | None = None, *,
             instruct: str | None = None, voice_codes=None, natural: bool = False) -> torch.Tensor:
@@ -193,7 +193,7 @@ class PromptBuilder:
         ``[<think>\\n\\n</think>\\n]`` (thinking off) or ``[<think>\\n]`` (thinking on)."""
         question = _require_text(question, "question")
         return concat_segments([self.text(USER), self.audio(codes), self.text(question), self.text(END),
-                             self.text(ASSISTANT), self._think(thinking)])
+                                self.text(ASSISTANT), self._think(thinking)])
 
     def speech_continuation(self, codes) -> torch.Tensor:
         """Speech continuation (Base; inferred, docs/FORMAT.md section 6): ``[<|sosp|>]`` then the prompt's
