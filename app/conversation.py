@@ -163,7 +163,7 @@ class ConversationHandlers:
         @user_errors
         def api(request: Optional[gr.Request] = None, **values: Any) -> tuple:
             result = self.backend.run(self.request(task, values))
-            text = (result.answer, result.thinking) if spec.thinks else (result.text,)
+            text = (result.answer, result.thinking) if spec.thinks else (result.answer,)
             audio = (audio_file(result.audio, result.sample_rate),) if spec.speaks else ()
             return (*audio, *text, result.conversation)
         api.__name__ = task

@@ -23,7 +23,6 @@ import numpy as np
 from mimo_core.errors import MimoError
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.types import TaskResult
-from mimo_core.thinking import split_thinking
 
 from .inputs import audio_file, wav_bytes
 from .updates import UiUpdate
@@ -97,20 +96,22 @@ class TextUpdate(UiUpdate):
 
 class StreamState:
     """What one streaming call has produced so far (the backend's last event carries the
-    result: full text and audio)."""
+    result: full text and audio). ``thinking`` and ``answer`` are what people see, as the
+    backend split them (no markup); the UI shows those, never ``text``."""
 
     def __init__(self) -> None:
-        self.text = ""
+        self.text = ""                    # the exact text (markup included), for the record
+        self.thinking = ""
+        self.answer = ""
         self.result: Optional[TaskResult] = None
         self.groups_done = 0
         self.max_groups = 0
-        self.opened_thinking = False
         self.stop_requested = False
 
     @property
     def thinking_and_answer(self) -> tuple[str, str]:
-        """The text so far split into (reasoning, answer)."""
-        return split_thinking(self.text, self.opened_thinking)
+        """(reasoning, answer) so far."""
+        return self.thinking, self.answer
 
     @property
     def stopped(self) -> bool:
@@ -182,15 +183,16 @@ class HandlerBase:
         state = StreamState()
         try:
             for event in self.backend.stream(req, cancel=cancel):
-                state.text += event.text_delta or ""
+                state.text += event.text_delta
+                state.thinking += event.thinking_delta
+                state.answer += event.answer_delta
                 state.groups_done, state.max_groups = event.groups_done, event.max_groups
-                state.opened_thinking = getattr(event, "opened_thinking", False)
                 chunk = event.audio_chunk
                 if chunk is not None and not np.size(chunk):
                     chunk = None
                 if event.result is not None:
-                    state.result = event.result
-                    state.text = event.result.text
+                    state.result = result = event.result
+                    state.text, state.thinking, state.answer = result.text, result.thinking, result.answer
                     # Stop pressed while the reply was still on its way (the model may have
                     # finished it already): the user stopped it
                     state.stop_requested = cancel.is_set()

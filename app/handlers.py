@@ -71,7 +71,7 @@ class Handlers(ConversationHandlers, HandlerBase):
         @user_errors
         def api(request: Optional[gr.Request] = None, **values: Any) -> Any:
             result = self.backend.run(self.request(task, values))
-            text = (result.answer, result.thinking) if spec.thinks else (result.text,)
+            text = (result.answer, result.thinking) if spec.thinks else (result.answer,)
             out = (audio_file(result.audio, result.sample_rate), *text) if spec.speaks else text
             return out if len(out) > 1 else out[0]
         api.__name__ = task

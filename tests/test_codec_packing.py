@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mimo_core.codec.attention import flash_available, packed_attention, resolve_backend, window_mask
-from mimo_core.codec.model import DECODE_CHUNK_FRAMES, ENCODE_SEGMENT_MEL_FRAMES, split_segments
+from mimo_core.codec.model import DECODE_CHUNK_FRAMES, ENCODE_SEGMENT_MEL_FRAMES, code_frames, split_segments
 from mimo_core.errors import DeviceError
 
 
@@ -168,3 +168,11 @@ def test_istft_envelope_cache_follows_the_window():
     assert torch.equal(head(spec), istft_same(spec, head.window, 240))
     head.window = torch.hann_window(960) ** 2                                        # a new tensor
     assert torch.equal(head(spec), istft_same(spec, head.window, 240))
+
+
+@pytest.mark.parametrize("samples", [481, 959, 960, 2879, 2880, 3840, 24001,
+                                     ENCODE_SEGMENT_MEL_FRAMES * 240 + 1000])   # two encode segments
+def test_code_frames_is_the_length_encode_makes(tiny_codec, samples):
+    """Planning counts a clip's code frames without the codec (speech continuation needs 4)."""
+    wav = 0.1 * torch.randn(samples, generator=torch.Generator().manual_seed(samples))
+    assert code_frames(samples, tiny_codec.config) == tiny_codec.encode(wav).shape[1]

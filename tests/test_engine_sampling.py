@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from mimo_core.engine.sampling import GREEDY, SamplerConfig, invert, process_logits, sample_rows, uniform
+from mimo_core.engine.sampling import GREEDY, SamplerConfig, invert, sample_rows, uniform
 from mimo_core.engine.types import GenerationRequest, RequestState
 from mimo_core.errors import PromptError
+from tests.helpers import process_logits
 
 NEG = float("-inf")
 
@@ -37,7 +38,7 @@ def test_temperature_is_applied_before_top_p():
 def test_greedy_takes_the_argmax_after_forbidding_and_the_lowest_id_on_ties():
     logits = torch.tensor([[0.0, 3.0, 3.0, 9.0]])
     assert sample_rows(logits, [GREEDY], [None], [(3,)]).tolist() == [1]
-    assert sample_rows(logits, [GREEDY], [None], forbid_all=(3, 1)).tolist() == [2]
+    assert sample_rows(logits, [GREEDY], [None], [(3, 1)]).tolist() == [2]
 
 
 def test_sampling_never_returns_a_forbidden_or_removed_id():

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from mimo_core.engine import top_p as top_p_module
-from mimo_core.engine.sampling import SamplerConfig, process_logits
+from mimo_core.engine.sampling import SamplerConfig
 from mimo_core.engine.top_p import top_p_fast, top_p_filter, top_p_reference
+from tests.helpers import process_logits
 
 
 def same(a: torch.Tensor, b: torch.Tensor) -> bool:

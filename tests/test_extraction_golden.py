@@ -5,7 +5,8 @@ import torch
 from safetensors.torch import load_file
 
 from tests.conftest import requires_fixtures
-from mimo_core.prompts import extract_output, split_generated
+from tests.helpers import split_generated
+from mimo_core.prompts import extract_output
 from mimo_core.text.special_ids import load_text_tokenizer
 from tests.test_prompts_golden import PRECISIONS, _task_names
 

@@ -5,8 +5,9 @@ import torch
 
 from mimo_core.constants import GROUP_SIZE, STREAMS
 from mimo_core.errors import PromptError
-from mimo_core.prompts import clean_decoded_text, extract_output, output_audio_codes, split_generated
+from mimo_core.prompts import clean_decoded_text, extract_output
 from mimo_core.text.special_ids import SpecialIds
+from tests.helpers import output_audio_codes, split_generated
 
 EMPTY_IDS = (30, 31, 5, 5, 5, 5, 5, 5)
 IDS = SpecialIds(endoftext=900, im_start=901, im_end=902, sosp=903, eosp=904, empty=905, human=906,
@@ -88,6 +89,6 @@ def test_clean_text_keeps_other_specials_and_strips_before_removing():
 def test_shape_errors():
     with pytest.raises(PromptError):
         extract_output(torch.zeros(9, 6, dtype=torch.long), FakeTokenizer(), IDS, EMPTY_IDS)
-    with pytest.raises(PromptError):
+    with pytest.raises(AssertionError):
         split_generated(torch.zeros(9, 16, dtype=torch.long), 6)
     assert split_generated(torch.zeros(9, 16, dtype=torch.long), 8).shape == (9, 8)

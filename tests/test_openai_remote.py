@@ -90,12 +90,15 @@ SAMPLED = {
 }
 
 
-def _streamed(events) -> tuple[str, np.ndarray, str]:
-    """(text, concatenated audio chunks, stop reason) of a stream of StreamEvents."""
+def _streamed(events) -> tuple[tuple[str, str], np.ndarray, str]:
+    """((answer, thinking), concatenated audio chunks, stop reason) of a stream of StreamEvents.
+    The answer and the reasoning: what an engine sends (without markup), the exact token-level
+    text staying with its tokens on the engine."""
     events = list(events)
     chunks = [e.audio_chunk for e in events if e.audio_chunk is not None and len(e.audio_chunk)]
     result = events[-1].result
-    return result.text, (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), result.stop_reason
+    return ((result.answer, result.thinking), (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)),
+            result.stop_reason)
 
 
 @pytest.mark.parametrize("case", SAMPLED)
@@ -118,7 +121,7 @@ def test_an_engine_with_other_defaults_samples_like_the_local_run(remote, model,
         assert np.abs(audio).max() > 0 and len(there_audio) == len(audio)      # speech, not silence
         assert np.max(np.abs(there_audio - np.clip(audio, -1, 1))) <= 0.5 * PCM16_STEP + 1e-7
     else:
-        assert (there_text, there_stop) == (text, FINISH_OF[stop]) and text
+        assert (there_text, there_stop) == (text, FINISH_OF[stop]) and text[0]
 
 
 def test_chat_conversation_continues_through_display_turns(remote):

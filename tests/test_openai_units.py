@@ -1,5 +1,6 @@
-"""The OpenAI API's pure parts, without a server: thinking split while streaming, field
-parsing, audio encoding, voices, model ids, message routing, limits and the audio cache."""
+"""The OpenAI API's pure parts, without a server: field parsing, audio encoding, voices, model
+ids, message routing, limits and the audio cache. (The reasoning is split from the answer by
+the model's one output reader, not here: tests/test_thinking.py.)"""
 
 from __future__ import annotations
 
@@ -18,39 +19,13 @@ from app.openai_api.catalog import Catalog
 from app.openai_api.chat import Message, build_request, read_messages
 from app.openai_api.errors import ApiError, from_mimo_error
 from app.openai_api.params import check_speed, language_code, options
-from app.openai_api.streaming import ThinkSplitter
 from app.openai_api.voices import Voices
 from mimo_core.errors import AudioInputError, InputTooLongError, ModelLoadError
 from mimo_core.sampler_config import SamplerOverride
 from mimo_core.tasks import (ChatRequest, DialogueRequest, GenerationOptions, S2TRequest,
                              UnderstandRequest)
-from mimo_core.thinking import split_thinking
 
 from .openai_support import tone, wav_b64
-
-TEXT = "step one, then two</think>\n\nParis is the capital."
-
-
-def _split_all(deltas, enabled=True):
-    split = ThinkSplitter(enabled)
-    parts = [split.push(d) for d in deltas] + [split.finish()]
-    return "".join(p[0] for p in parts), "".join(p[1] for p in parts)
-
-
-@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 100])
-def test_think_split_matches_whole_text_for_any_delta_size(size):
-    deltas = [TEXT[i:i + size] for i in range(0, len(TEXT), size)]
-    assert _split_all(deltas) == split_thinking(TEXT, opened=True)
-
-
-def test_think_split_marker_split_across_deltas_and_explicit_open_tag():
-    assert _split_all(["<th", "ink>\nwhy</", "thi", "nk>ans", "wer"]) == ("why", "answer")
-    assert _split_all(["a < b </think", "> yes"]) == ("a < b", "yes")
-
-
-def test_think_split_without_marker_is_all_reasoning_and_disabled_is_all_content():
-    assert _split_all(["still ", "thinking</th"]) == ("still thinking</th", "")
-    assert _split_all(["plain ", "answer</think>"], enabled=False) == ("", "plain answer</think>")
 
 
 @pytest.mark.parametrize("fmt", sorted(FILE_FORMATS))

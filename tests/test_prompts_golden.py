@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from tests.conftest import FIXTURES, fixtures_available, requires_fixtures
+from tests.helpers import spoken_dialogue_followup
 from mimo_core.prompts import DialogueTurn, FewShotPair, PromptBuilder
 from mimo_core.text.special_ids import load_text_tokenizer
 
@@ -67,7 +68,7 @@ def build_case(builder: PromptBuilder, name: str, task: dict, codes: Codes, fixt
         assert not args.get("system_prompt") and not args.get("prompt_speech")
         if name == "spoken_dialogue_followup":
             previous = load_file(fixtures_dir / "goldens" / "lm" / codes.p / "spoken_dialogue.safetensors")
-            return builder.spoken_dialogue_followup(previous["generated_ids"], codes(args["input_speech"]))
+            return spoken_dialogue_followup(builder, previous["generated_ids"], codes(args["input_speech"]))
         return builder.spoken_dialogue(codes(args["input_speech"]))
     if method == "speech2text_dialogue_sft_multiturn":
         turns = [DialogueTurn("user", codes=codes(m["content"])) if m["role"] == "user"
@@ -107,7 +108,7 @@ def test_followup_is_history_plus_turn_prompt(builder, fixtures_dir, precision):
     assert torch.equal(turn, followup["turn_prompt_ids"])
     assert torch.equal(torch.cat([history, turn], dim=1), followup["prompt_ids"])
     # the history may come as a numpy array (a saved Conversation)
-    again = builder.spoken_dialogue_followup(history.numpy(), Codes(fixtures_dir, precision)("inputs/speech_weather.wav"))
+    again = spoken_dialogue_followup(builder, history.numpy(), Codes(fixtures_dir, precision)("inputs/speech_weather.wav"))
     assert torch.equal(again, followup["prompt_ids"])
 
 

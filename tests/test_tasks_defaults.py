@@ -17,6 +17,7 @@ from mimo_core.tasks.limits import check_context, check_duration, check_options,
 from mimo_core.tasks.registry import CONTINUE_MIN_NEW_GROUPS, TASKS
 
 NUCLEUS_AUDIO = Sampling(temperature=0.9, top_p=0.95)
+CONTEXT = {"context_groups": MAX_CONTEXT_GROUPS}      # the release's context (the tiny model's too)
 
 
 @pytest.mark.parametrize("task,text,stop,role,speaks", [
@@ -51,34 +52,34 @@ def test_groups_for_seconds_is_ceil_of_6_25_per_second(seconds):
 
 def test_continue_length_from_duration_with_minimum():
     opts = resolve_options(TASKS["continue"], GenerationOptions(), prompt_groups=20,
-                           requested_groups=groups_for_seconds(2.0))
+                           requested_groups=groups_for_seconds(2.0), **CONTEXT)
     assert (opts.max_new_groups, opts.min_new_groups) == (13, 8)
-    short = resolve_options(TASKS["continue"], GenerationOptions(), 20, groups_for_seconds(0.5))
+    short = resolve_options(TASKS["continue"], GenerationOptions(), 20, groups_for_seconds(0.5), **CONTEXT)
     assert (short.max_new_groups, short.min_new_groups) == (4, 4)          # minimum capped by the max
-    explicit = resolve_options(TASKS["continue"], GenerationOptions(max_new_groups=24), 20, 13)
+    explicit = resolve_options(TASKS["continue"], GenerationOptions(max_new_groups=24), 20, 13, **CONTEXT)
     assert explicit.max_new_groups == 24                                     # an explicit max wins
 
 
 def test_overrides_and_greedy():
-    opts = resolve_options(TASKS["tts"], GenerationOptions(text=SamplerOverride(temperature=0.2, top_k=7), audio=SamplerOverride(top_k=0), seed=5), 10)
+    opts = resolve_options(TASKS["tts"], GenerationOptions(text=SamplerOverride(temperature=0.2, top_k=7), audio=SamplerOverride(top_k=0), seed=5), 10, **CONTEXT)
     assert opts.text == Sampling(temperature=0.2, top_k=7, top_p=1.0)
     assert opts.audio == NUCLEUS_AUDIO                                       # top-k 0 = off
     assert opts.seed == 5 and opts.max_new_groups == MAX_CONTEXT_GROUPS - 10
-    greedy = resolve_options(TASKS["dialogue"], GenerationOptions(greedy=True), 10)
+    greedy = resolve_options(TASKS["dialogue"], GenerationOptions(greedy=True), 10, **CONTEXT)
     assert greedy.text == GREEDY and greedy.audio == GREEDY
-    sampled_asr = resolve_options(TASKS["asr"], GenerationOptions(text=SamplerOverride(temperature=0.7)), 10)
+    sampled_asr = resolve_options(TASKS["asr"], GenerationOptions(text=SamplerOverride(temperature=0.7)), 10, **CONTEXT)
     assert not sampled_asr.text.greedy and sampled_asr.text.temperature == 0.7
 
 
 def test_max_new_groups_capped_by_context():
-    assert resolve_options(TASKS["chat"], GenerationOptions(max_new_groups=10**6), 8000).max_new_groups == MAX_CONTEXT_GROUPS - 8000
+    assert resolve_options(TASKS["chat"], GenerationOptions(max_new_groups=10**6), 8000, **CONTEXT).max_new_groups == MAX_CONTEXT_GROUPS - 8000
 
 
 def test_one_sampler_greedy():
     """text_greedy / audio_greedy (an API's temperature 0) make only that sampler argmax."""
-    asr_like = resolve_options(TASKS["tts"], GenerationOptions(text=SamplerOverride(greedy=True), audio=SamplerOverride(top_p=0.5)), 10)
+    asr_like = resolve_options(TASKS["tts"], GenerationOptions(text=SamplerOverride(greedy=True), audio=SamplerOverride(top_p=0.5)), 10, **CONTEXT)
     assert asr_like.text == GREEDY and asr_like.audio == Sampling(temperature=0.9, top_p=0.5)
-    audio_only = resolve_options(TASKS["chat"], GenerationOptions(audio=SamplerOverride(greedy=True), text=SamplerOverride(top_k=3)), 10)
+    audio_only = resolve_options(TASKS["chat"], GenerationOptions(audio=SamplerOverride(greedy=True), text=SamplerOverride(top_k=3)), 10, **CONTEXT)
     assert audio_only.audio == GREEDY and audio_only.text == Sampling(temperature=0.4, top_k=3, top_p=0.95)
 
 
@@ -93,7 +94,7 @@ def test_settings_before_the_prompt_and_capped_after_it():
     cases = ((GenerationOptions(), 13, 20), (GenerationOptions(max_new_groups=10**5), None, 8000),
              (GenerationOptions(min_new_groups=50), None, MAX_CONTEXT_GROUPS - 20))
     for options, requested, prompt in cases:
-        wanted, got = resolve_settings(cont, options, requested), resolve_options(cont, options, prompt, requested)
+        wanted, got = resolve_settings(cont, options, requested), resolve_options(cont, options, prompt, requested, **CONTEXT)
         room = MAX_CONTEXT_GROUPS - prompt
         cap = room if wanted.max_new_groups is None else min(wanted.max_new_groups, room)
         assert (got.text, got.audio, got.seed) == (wanted.text, wanted.audio, wanted.seed)
@@ -123,4 +124,4 @@ def test_text_and_duration_limits():
     with pytest.raises(PromptError):
         check_duration(0, limits)
     with pytest.raises(InputTooLongError):
-        check_context(MAX_CONTEXT_GROUPS)
+        check_context(MAX_CONTEXT_GROUPS, MAX_CONTEXT_GROUPS)

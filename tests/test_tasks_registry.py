@@ -90,9 +90,13 @@ def test_rebuilt_conversation_applies_a_new_system_prompt(mimo, first):
 
 
 def test_every_spec_plans_its_own_request_type():
-    planners = {spec.planner for spec in TASKS.values()}
+    from mimo_core.prompts import PromptBuilder
     from mimo_core.tasks import planning
-    assert all(callable(getattr(planning, name)) for name in planners)
+    assert set(planning.PLANNERS) == {spec.request for spec in TASKS.values()}
+    assert all(callable(planner) for planner in planning.PLANNERS.values())
+    # a plan names the builder method itself (go-to-definition reaches it), not a string
+    prepared = planning.prepare(ChatRequest(text="hi"), planning.Limits())
+    assert prepared.build is PromptBuilder.text_dialogue
     assert TASKS["continue"].min_new_groups == r.CONTINUE_MIN_NEW_GROUPS
 
 

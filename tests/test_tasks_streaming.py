@@ -1,6 +1,6 @@
 """The one output rule (docs/FORMAT.md section 8): the incremental reader that streams is the one
 whose replay is the one-shot extraction, and both agree with the rule written as slices of the
-whole output (``output_audio_codes`` / ``output_text_ids``), group by group."""
+whole output (``output_audio_codes`` / ``output_text_ids`` in tests/helpers.py), group by group."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from mimo_core.constants import GROUP_SIZE, LM_CHANNELS
-from mimo_core.prompts.extraction import decode_text, extract_output, output_audio_codes, output_text_ids
+from mimo_core.prompts.extraction import decode_text, extract_output
 from mimo_core.tasks.streaming import OutputTracker
 from mimo_core.text.special_ids import SpecialIds
+from tests.helpers import output_audio_codes, output_text_ids, streamed_codes
 
 IDS = SpecialIds(endoftext=90, im_start=91, im_end=92, sosp=93, eosp=94, empty=95, human=96,
                  speechlm=97, sostm=98, eostm=99, eot=100)
@@ -67,13 +68,13 @@ def test_tracker_matches_batch_extraction(seed, speech_open):
     tracker = OutputTracker(FakeTokenizer(), IDS, EMPTY_IDS, speaks=True, speech_open=speech_open)
     streamed_text = ""
     for t, c in zip(texts, codes):
-        delta, chunk = tracker.push(t, c)
-        assert chunk is None                      # no decoder: frames are only recorded
-        streamed_text += delta
+        update = tracker.push(t, c)
+        assert update.audio is None               # no decoder: frames are only recorded
+        streamed_text += update.text
     ids = new_ids(texts, codes)
     expected = extract_output(ids, FakeTokenizer(), IDS, EMPTY_IDS)
-    delta, _ = tracker.finish()
-    assert streamed_text + delta == expected.text == tracker.output().text
+    last = tracker.finish()
+    assert streamed_text + last.text == expected.text == tracker.output().text
     # the rule as slices of the whole output: the same text and codes
     assert expected.text == decode_text(FakeTokenizer(), output_text_ids(ids).tolist())
     assert torch.equal(expected.codes, output_audio_codes(ids, IDS, EMPTY_IDS))
@@ -81,7 +82,7 @@ def test_tracker_matches_batch_extraction(seed, speech_open):
     if speech_open and tracker.diverged:
         assert IDS.sostm in texts[:-1]            # only a later <|sostm|> can make the live view differ
     else:
-        assert torch.equal(tracker.streamed_codes(), expected.codes)
+        assert torch.equal(streamed_codes(tracker), expected.codes)
 
 
 def test_reference_quirk_last_group_is_held_back():
@@ -91,4 +92,4 @@ def test_reference_quirk_last_group_is_held_back():
     for t, c in zip(texts, codes):
         tracker.push(t, c)
     tracker.finish()
-    assert tracker.streamed_codes().shape[1] == 2 * GROUP_SIZE     # the third group never plays
+    assert streamed_codes(tracker).shape[1] == 2 * GROUP_SIZE     # the third group never plays

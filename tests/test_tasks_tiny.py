@@ -88,7 +88,8 @@ def test_every_task_produces_valid_output(name, mimo, clips, tmp_path):
     if spec.conversation:
         conv = result.conversation
         assert conv.task == spec.name and [t.role for t in conv.turns] == ["user", "assistant"]
-        assert conv.turns[1].text == result.text
+        # the reply as people see it (no markup: issue 27); the exact text is in the tokens
+        assert (conv.turns[1].text, conv.turns[1].thinking) == (result.answer, result.thinking)
         np.testing.assert_array_equal(conv.tokens, result.tokens)
     else:
         assert result.conversation is None
@@ -288,6 +289,10 @@ def _bad_requests(clips, tmp_path):
         (S2SRequest(clips["chirp"], "", (ex,)), PromptError, "instruction is empty"),
         (DialogueRequest(clips["chirp"], Conversation("dialogue", (Turn("user", audio=None), Turn("assistant", text="x")))),
          PromptError, "turn 1"),
+        # rules of the prompt layouts, once checked by the builder after the audio was encoded
+        (TTSRequest("hi", instruct="calm", natural=True, voice_prompt=clips["voiced"]), PromptError, "natural"),
+        (TTSRequest("hi", voice_prompt=clips["voiced"], template="Read"), PromptError, "template"),
+        (ASRRequest(clips["voiced"], language="fr"), PromptError, "unknown language"),
     ]
 
 

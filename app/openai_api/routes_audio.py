@@ -80,7 +80,7 @@ def add_routes(api: FastAPI, ctx) -> None:
         if flag(fields, "stream"):
             return StreamingResponse(_transcript_sse(await ctx.stream(task)), media_type=SSE_MEDIA_TYPE)
         result = await ctx.run(task)
-        text = result.text.strip()
+        text = result.answer                 # the transcript people read: no markup
         if fmt == "text":
             return PlainTextResponse(text)
         body = {"text": text, "usage": _usage(result)}
@@ -129,15 +129,13 @@ async def _speech_sse(events) -> AsyncIterator[str]:
 
 
 async def _transcript_sse(events) -> AsyncIterator[str]:
-    text = ""
     try:
         async for event in events:
-            if event.text_delta:
-                text += event.text_delta
-                yield sse({"type": "transcript.text.delta", "delta": event.text_delta},
+            if event.answer_delta:
+                yield sse({"type": "transcript.text.delta", "delta": event.answer_delta},
                           event="transcript.text.delta")
             if event.result is not None:
-                yield sse({"type": "transcript.text.done", "text": event.result.text.strip(),
+                yield sse({"type": "transcript.text.done", "text": event.result.answer,
                            "usage": _usage(event.result)}, event="transcript.text.done")
     except Exception as exc:  # noqa: BLE001
         yield sse_error(exc)

@@ -25,7 +25,7 @@ from .catalog import INSTRUCT, MODEL_IDS
 from .chat import build_request, read_messages
 from .errors import bad_request
 from .params import chat_output, flag, reject_unsupported_chat
-from .streaming import DONE, ThinkSplitter, sse, sse_error
+from .streaming import DONE, sse, sse_error
 
 FINISH_REASONS = {"stop_token": "stop", "max_new_groups": "length", "context_limit": "length",
                   "cancelled": "stop"}
@@ -54,7 +54,7 @@ def add_routes(api: FastAPI, ctx) -> None:
                 raise bad_request("stream_options must be an object", param="stream_options")
             include_usage = flag(stream_options, "include_usage")
             events = await ctx.stream(task)
-            return StreamingResponse(reply.chunks(events, thinking, include_usage),
+            return StreamingResponse(reply.chunks(events, include_usage),
                                      media_type="text/event-stream")
         return reply.completion(await ctx.run(task), audio_format)
 
@@ -89,24 +89,20 @@ class _Reply:
         return sse({**self._base("chat.completion.chunk"),
                     "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]})
 
-    async def chunks(self, events, thinking: bool, include_usage: bool) -> AsyncIterator[str]:
-        split = ThinkSplitter(thinking)
+    async def chunks(self, events, include_usage: bool) -> AsyncIterator[str]:
         yield self._chunk({"role": "assistant", "content": "" if not self.speaks else None})
         try:
             async for event in events:
-                for delta in self._deltas(split.push(event.text_delta) if event.text_delta else ("", ""),
-                                          event.audio_chunk):
+                for delta in self._deltas(event.thinking_delta, event.answer_delta, event.audio_chunk):
                     yield self._chunk(delta)
                 if event.result is not None:
-                    for delta in self._deltas(split.finish(), None):
-                        yield self._chunk(delta)
                     yield self._final(event.result, include_usage)
         except Exception as exc:  # noqa: BLE001 - the status is sent: report in the stream
             yield sse_error(exc)
         yield DONE
 
-    def _deltas(self, texts: tuple[str, str], chunk) -> list[dict]:
-        reasoning, content = texts
+    def _deltas(self, reasoning: str, content: str, chunk) -> list[dict]:
+        """The chunks' deltas: the reasoning and the answer as the reader split them (no markup)."""
         out = []
         if reasoning:
             out.append({"reasoning_content": reasoning})

@@ -65,6 +65,6 @@ def _audio(data: dict, name: str, where: str = "") -> bytes:
 
 
 def _answer(result, fmt: str) -> dict:
-    return {"text": result.text, "audio": {"data": b64(encode(result.audio, fmt)), "format": fmt},
+    return {"text": result.answer, "audio": {"data": b64(encode(result.audio, fmt)), "format": fmt},
             "duration_s": round(result.duration_s, 3), "stop_reason": result.stop_reason,
             "seed": result.seed}

@@ -196,9 +196,9 @@ class VoiceSession:
                 for ev in events:
                     if cancel.is_set():
                         break
-                    if ev.text_delta:
-                        text += ev.text_delta
-                        self.outbox.put(VoiceEvent(REPLY_TEXT, turn, text=ev.text_delta))
+                    if ev.answer_delta:                  # what people see: no markup
+                        text += ev.answer_delta
+                        self.outbox.put(VoiceEvent(REPLY_TEXT, turn, text=ev.answer_delta))
                     if ev.audio_chunk is not None and ev.audio_chunk.size:
                         if reply.first_audio_at is None:
                             reply.first_audio_at = self.clock()
@@ -215,7 +215,7 @@ class VoiceSession:
         with self._lock:
             if result is not None and not cancel.is_set() and result.stop_reason != "cancelled":
                 self._conversation = result.conversation
-                stop_reason, text = result.stop_reason, result.text
+                stop_reason, text = result.stop_reason, result.answer
         reply.finished_at = self.clock()
         self.outbox.put(VoiceEvent(REPLY_DONE, turn, text=text, info={
             "stop_reason": stop_reason, "seconds": round(self.clock() - started, 3),

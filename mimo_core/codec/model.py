@@ -18,7 +18,7 @@ from ..checkpoints import resolve_device
 from ..errors import AudioInputError, DeviceError
 from .config import TokenizerConfig
 from .decoder import AudioDecoder
-from .encoder import AudioEncoder
+from .encoder import AudioEncoder, conv_out_length, pooled_length
 from .loading import load_config, read_state_dict, resolve_checkpoint_dir, weights_path
 from .mel import log_mel, min_samples
 
@@ -44,6 +44,15 @@ def split_segments(length: int, segment: int) -> list[int]:
     if length % segment:
         sizes.append(length % segment)
     return sizes
+
+
+def code_frames(samples: int, cfg: TokenizerConfig) -> int:
+    """Code frames ``encode`` makes of ``samples`` waveform samples, without running it: the
+    centred STFT's mel frames, split into encode segments, each through conv2's stride and
+    the average pooler (the lengths :class:`AudioEncoder` computes)."""
+    mel_frames = samples // cfg.hop_length + 1                      # torch.stft(center=True)
+    return sum(pooled_length(conv_out_length(size, cfg), cfg.avg_pooler)
+               for size in split_segments(mel_frames, ENCODE_SEGMENT_MEL_FRAMES))
 
 
 def as_waveform(wav) -> torch.Tensor:

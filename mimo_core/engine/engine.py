@@ -22,7 +22,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 
-from ..constants import MAX_CONTEXT_GROUPS
+from ..context import model_context_groups
 from ..lm.modules import MimoAudioLM
 from .batch import BatchDecoder
 from .eager import EagerDecoder
@@ -43,7 +43,7 @@ class Engine:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
         self.model, self.empty_text_id, self.max_batch, self.fast = model, empty_text_id, max_batch, fast
-        limit = min(MAX_CONTEXT_GROUPS, model.config.max_position_embeddings)
+        limit = model_context_groups(model.config)
         self.context_groups = min(context_groups, limit) if context_groups else limit
         self._lock = threading.Lock()
         self._decoder = None

@@ -22,28 +22,13 @@ from .top_p import NEG_INF, top_p_filter
 TopP = Callable[[torch.Tensor, float], torch.Tensor]
 
 
-
-
-def process_logits(scores: torch.Tensor, cfg: SamplerConfig, top_p: TopP = top_p_filter) -> torch.Tensor:
-    """Temperature, top-k, top-p on scores (N, V); returns new scores with -inf where removed.
-
-    The filter order of docs/FORMAT.md section 7 over whole rows: the definition :func:`candidates` and
-    :func:`decide_rows` are tested against. ``top_p`` is the nucleus filter (see
-    :mod:`~mimo_core.engine.top_p`; both give the same bits)."""
-    scores = scores / cfg.temperature
-    if cfg.top_k is not None:
-        k = min(cfg.top_k, scores.shape[-1])
-        kth = torch.topk(scores, k).values[:, -1:]                      # (N, 1)
-        scores = scores.masked_fill(scores < kth, NEG_INF)
-    return top_p(scores, cfg.top_p)
-
-
 def candidates(scores: torch.Tensor, cfg: SamplerConfig,
                top_p: TopP = top_p_filter) -> tuple[torch.Tensor | None, torch.Tensor]:
     """The ids that survive temperature / top-k / top-p for one row (V,), with their scores.
 
-    Same decisions as :func:`process_logits`, computed on the top-k survivors only (a sort
-    of k values instead of the whole vocabulary). Returns (ids or None for "all", scores).
+    The filter order of the module docstring over a whole row (which the tests write out to
+    hold this to), computed on the top-k survivors only (a sort of k values instead of the
+    whole vocabulary). Returns (ids or None for "all", scores).
     """
     scores = scores / cfg.temperature
     ids = None
@@ -103,14 +88,13 @@ def sample_rows(
     generators: Sequence[torch.Generator | None],
     forbidden: Sequence[Sequence[int]] | None = None,
     active: Sequence[bool] | None = None,
-    forbid_all: Sequence[int] = (),
     top_p: TopP = top_p_filter,
     widths: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Choose one id per row of logits (N, V) -> LongTensor (N,) on logits' device.
 
-    Row i uses ``samplers[i]`` and ``generators[i]`` and never returns ``forbidden[i]`` nor
-    any id of ``forbid_all``. With ``widths``, row i is decided on its first ``widths[i]``
+    Row i uses ``samplers[i]`` and ``generators[i]`` and never returns an id of
+    ``forbidden[i]``. With ``widths``, row i is decided on its first ``widths[i]``
     columns only (the fast path stacks channels of different vocabulary sizes, padded with
     -inf: the padding must not enter a softmax, whose rounding it would change -- in bf16
     that changes decisions). Rows with ``active[i]`` False are not sampled (their generator
@@ -122,7 +106,7 @@ def sample_rows(
     """
     n = logits.shape[0]
     widths = [logits.shape[1]] * n if widths is None else widths
-    banned = [[*forbid_all, *(forbidden[row] if forbidden is not None else ())] for row in range(n)]
+    banned = [list(forbidden[row]) if forbidden is not None else [] for row in range(n)]
     groups: dict[tuple[SamplerConfig, int], list[int]] = {}
     greedy: list[int] = []
     for row, cfg in enumerate(samplers):

@@ -5,9 +5,9 @@ codes. See :mod:`.segments` for the matrix layout, :mod:`.builder` for the per-t
 :mod:`.extraction` for reading outputs and :mod:`.presets` for few-shot presets.
 """
 
-from .builder import DialogueTurn, FewShotPair, PromptBuilder, pair_examples, with_history
+from .builder import DialogueTurn, FewShotPair, PromptBuilder, with_history
 from .extraction import (REFERENCE_SILENCE_SECONDS, ExtractedOutput, OutputReader, clean_decoded_text,
-                         extract_output, output_audio_codes, split_generated)
+                         extract_output)
 from .presets import PRESETS, FewShotPreset, get_preset
 from .segments import (INTERLEAVE_AUDIO_GROUPS, INTERLEAVE_TEXT_TOKENS, RELEASE_SPEECH_EMPTY_IDS,
                        audio_segment, interleaved_segment, parse_empty_ids, text_segment)
@@ -20,6 +20,6 @@ __all__ = [
     "FewShotPreset", "INTERLEAVE_AUDIO_GROUPS", "INTERLEAVE_TEXT_TOKENS", "Markup", "OutputReader", "PRESETS",
     "PromptBuilder", "REFERENCE_SILENCE_SECONDS", "RELEASE_SPEECH_EMPTY_IDS", "TTS_TEMPLATES",
     "TextEncoder", "audio_segment", "capitalize_single_case", "clean_decoded_text", "detect_language",
-    "extract_output", "get_preset", "interleaved_segment", "output_audio_codes", "pair_examples",
-    "parse_empty_ids", "split_generated", "text_segment", "with_history",
+    "extract_output", "get_preset", "interleaved_segment",
+    "parse_empty_ids", "text_segment", "with_history",
 ]

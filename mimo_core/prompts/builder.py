@@ -7,6 +7,12 @@ Audio inputs are codes ``[C>=8, T]`` from the audio tokenizer (channels 0..7 are
 User-supplied text (TTS text, instructions, questions, messages, transcripts, system prompts,
 template overrides) is tokenized as plain text: control tokens typed into it have no effect
 (see :mod:`.text_encoding`). Only TTS text is capitalised when single-case (reference rule).
+
+The builders *assert* their inputs: what a user sends is checked once, before any audio is
+encoded, by the task layer's planning (:mod:`mimo_core.tasks.planning`), which uses the
+layout rules below (:func:`tts_uses_natural_layout`, :func:`tts_opens_thinking`). A failed
+assertion here is a bug in the caller, not a user error; the prompt's length against the
+model's context is the caller's to check (:func:`mimo_core.context.check_context`).
 """
 
 from __future__ import annotations
@@ -16,9 +22,7 @@ from typing import Any, Literal, Sequence
 
 import torch
 
-from ..constants import GROUP_SIZE, MAX_CONTEXT_GROUPS, STREAMS
-from ..context import check_context
-from ..errors import PromptError
+from ..constants import GROUP_SIZE, STREAMS
 from ..text.special_ids import SpecialIds
 from . import templates as tpl
 from .segments import (RELEASE_SPEECH_EMPTY_IDS, audio_segment, check_codes, concat_segments,
@@ -59,52 +63,44 @@ def with_history(history, turn_prompt: torch.Tensor) -> torch.Tensor:
     (tensor or array), H a multiple of P.
     """
     hist = torch.as_tensor(history).to(torch.long)
-    if hist.dim() != 2 or hist.shape[0] != STREAMS or hist.shape[1] % GROUP_SIZE:
-        raise PromptError(
-            f"conversation history must be [{STREAMS}, multiple of {GROUP_SIZE}], got {tuple(hist.shape)}")
+    assert hist.dim() == 2 and hist.shape[0] == STREAMS and hist.shape[1] % GROUP_SIZE == 0, \
+        f"conversation history must be [{STREAMS}, multiple of {GROUP_SIZE}], got {tuple(hist.shape)}"
     return torch.cat([hist, turn_prompt], dim=1)
 
 
-def pair_examples(input_codes: Sequence, transcripts: Sequence[str], output_codes: Sequence) -> list[FewShotPair]:
-    """Zip parallel lists of few-shot inputs, transcripts and outputs, refusing mismatched lengths."""
-    lengths = (len(input_codes), len(transcripts), len(output_codes))
-    if len(set(lengths)) != 1:
-        raise PromptError(
-            f"few-shot examples do not pair up: {lengths[0]} inputs, {lengths[1]} transcripts, "
-            f"{lengths[2]} outputs")
-    return [FewShotPair(i, t, o) for i, t, o in zip(input_codes, transcripts, output_codes)]
+def tts_uses_natural_layout(natural: bool, instruct: str | None, has_voice: bool) -> bool:
+    """Whether :meth:`PromptBuilder.tts` uses the natural-instruction layout: asked for, or a
+    voice prompt without a style instruction (``instruct`` None when blank)."""
+    return bool(natural) or (has_voice and instruct is None)
+
+
+def tts_opens_thinking(natural: bool, instruct: str | None, has_voice: bool) -> bool:
+    """Whether a TTS prompt ends with an open think block: every layout but the plain one."""
+    return instruct is not None or tts_uses_natural_layout(natural, instruct, has_voice)
 
 
 def _require_text(value, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise PromptError(f"{what} is empty")
+    assert isinstance(value, str) and value.strip(), f"{what} is empty"
     return value
 
 
 def _optional_text(value) -> str | None:
     """``None`` for a missing or blank optional text (instruction, system prompt)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str):
-        raise PromptError(f"expected text, got {type(value).__name__}")
-    return value
+    assert value is None or isinstance(value, str), f"expected text, got {type(value).__name__}"
+    return value if value is not None and value.strip() else None
 
 
 class PromptBuilder:
     """Builds every task's prompt for one text tokenizer.
 
-    ``empty_ids``: the per-channel empty ids (the LM config's ``speech_zeroemb_idx``);
-    ``max_groups``: the context; a prompt that leaves no room for a reply raises
-    :class:`~mimo_core.errors.InputTooLongError` (:func:`mimo_core.context.check_context`).
+    ``empty_ids``: the per-channel empty ids (the LM config's ``speech_zeroemb_idx``).
     """
 
     def __init__(self, tokenizer, special_ids: SpecialIds,
-                 empty_ids: str | Sequence[int] = RELEASE_SPEECH_EMPTY_IDS,
-                 max_groups: int = MAX_CONTEXT_GROUPS):
+                 empty_ids: str | Sequence[int] = RELEASE_SPEECH_EMPTY_IDS):
         self.tokenizer = tokenizer
         self.ids = special_ids
         self.empty_ids = parse_empty_ids(empty_ids)
-        self.max_groups = max_groups
         self.encoder = TextEncoder(tokenizer, special_ids)
 
     # ------------------------------------------------------------------ segment shortcuts
@@ -130,17 +126,8 @@ class PromptBuilder:
             eostm_id=self.ids.eostm, empty_text_id=self.ids.empty, empty_ids=self.empty_ids)
 
     def _codes(self, codes, what: str) -> torch.Tensor:
-        if codes is None:
-            raise PromptError(f"{what} is missing")
-        try:
-            return check_codes(codes, self.empty_ids)
-        except PromptError as exc:
-            raise PromptError(f"{what}: {exc}") from None
-
-    def _finish(self, segments: Sequence[torch.Tensor]) -> torch.Tensor:
-        prompt = concat_segments(segments)
-        check_context(prompt.shape[1] // GROUP_SIZE, self.max_groups)
-        return prompt
+        assert codes is not None, f"{what} is missing"
+        return check_codes(codes, self.empty_ids)
 
     def _think(self, thinking: bool) -> torch.Tensor:
         return self.markup(tpl.THINK_ON if thinking else tpl.THINK_OFF)
@@ -150,8 +137,8 @@ class PromptBuilder:
         """ASR: ``[<|im_start|>user\\n] A [template] [<|im_end|>\\n] [<|im_start|>assistant\\n]
         [<think>\\n\\n</think>\\n]``; template by ``language`` (en default, zh) unless given."""
         request = tpl.asr_template(language, template)
-        return self._finish([self.text(USER), self.audio(codes), self.text(request), self.text(END),
-                             self.text(ASSISTANT), self._think(False)])
+        return concat_segments([self.text(USER), self.audio(codes), self.text(request), self.text(END),
+                                self.text(ASSISTANT), self._think(False)])
 
     def tts(self, text: str, template: str | None = None, language: str | None = None, *,
             instruct: str | None = None, voice_codes=None, natural: bool = False) -> torch.Tensor:
@@ -169,22 +156,19 @@ class PromptBuilder:
         ``instruct`` counts as none. Single-case text is capitalised.
         """
         instruct = _optional_text(instruct)
-        if natural or (voice_codes is not None and instruct is None):
-            if template is not None:
-                raise PromptError("a TTS template applies only to template-style prompts, "
-                                  "not to natural-instruction or voice-prompt-only TTS")
-            if natural and instruct is not None:
-                raise PromptError("natural-instruction TTS takes its style inside the text, not as instruct")
+        if tts_uses_natural_layout(natural, instruct, voice_codes is not None):
+            assert template is None, "a TTS template applies only to template-style prompts"
+            assert not (natural and instruct is not None), "natural-instruction TTS takes no instruct"
             return self.natural_tts(text, voice_codes=voice_codes)
         raw = _require_text(text, "TTS text")
         request = tpl.tts_template(raw, language, template)
         spoken = tpl.capitalize_single_case(raw)
         if instruct is None:
-            return self._finish([
+            return concat_segments([
                 self.text(USER, request, Markup(": "), spoken, END),
                 self.markup("<|im_start|>assistant\n<|sostm|>"),
             ])
-        return self._finish(self._tts_system(voice_codes) + [
+        return concat_segments(self._tts_system(voice_codes) + [
             self.text(USER, request, Markup(": "), spoken, Markup("("), instruct, Markup(")"), END),
             self.markup("<|im_start|>assistant\n" + tpl.THINK_ON),
         ])
@@ -193,7 +177,7 @@ class PromptBuilder:
         """Natural-instruction TTS (style written inside the text): style or voice system block,
         ``[<|im_start|>user\\n{text}<|im_end|>\\n]``, ``[<|im_start|>assistant\\n<think>\\n]``."""
         spoken = tpl.capitalize_single_case(_require_text(text, "TTS text"))
-        return self._finish(self._tts_system(voice_codes) + [
+        return concat_segments(self._tts_system(voice_codes) + [
             self.text(USER, spoken, END),
             self.markup("<|im_start|>assistant\n" + tpl.THINK_ON),
         ])
@@ -208,15 +192,15 @@ class PromptBuilder:
         """``[<|im_start|>user\\n] A [question] [<|im_end|>\\n] [<|im_start|>assistant\\n]`` then
         ``[<think>\\n\\n</think>\\n]`` (thinking off) or ``[<think>\\n]`` (thinking on)."""
         question = _require_text(question, "question")
-        return self._finish([self.text(USER), self.audio(codes), self.text(question), self.text(END),
-                             self.text(ASSISTANT), self._think(thinking)])
+        return concat_segments([self.text(USER), self.audio(codes), self.text(question), self.text(END),
+                                self.text(ASSISTANT), self._think(thinking)])
 
     def speech_continuation(self, codes) -> torch.Tensor:
         """Speech continuation (Base; inferred, docs/FORMAT.md section 6): ``[<|sosp|>]`` then the prompt's
         audio groups without markers, codes *trimmed* (not padded) to a multiple of P frames, and
         no closing ``<|eosp|>``, so the model goes on speaking."""
         codes = self._codes(codes, "prompt audio")
-        return self._finish([
+        return concat_segments([
             self.markup("<|sosp|>"),
             audio_segment(codes, self.ids.empty, self.empty_ids, fit="trim"),
         ])
@@ -236,7 +220,7 @@ class PromptBuilder:
                 self.markup(" \n\n"),
             ]
         segments += [self.audio(query_codes, "query audio"), self.markup("\n"), self.markup("<|sostm|>")]
-        return self._finish(segments)
+        return concat_segments(segments)
 
     # --------------------------------------------------------------------- dialogues
     def spoken_dialogue(self, messages, system_prompt: str | None = None,
@@ -268,13 +252,7 @@ class PromptBuilder:
                              self.interleaved(text, turn.codes, f"turn {n + 1} assistant audio"),
                              self.text(END)]
         segments.append(self.markup("<|im_start|>assistant\n<|sostm|>"))
-        return self._finish(segments)
-
-    def spoken_dialogue_followup(self, history, codes) -> torch.Tensor:
-        """Next spoken-dialogue turn on top of a token history (the reference's ``add_history``):
-        ``history`` (previous prompt + generated groups, ``[K, H]``) followed by
-        ``[<|im_start|>user\\n] A [<|im_end|>\\n] [<|im_start|>assistant\\n<|sostm|>]``."""
-        return self._finish([with_history(history, self.spoken_dialogue(codes))])
+        return concat_segments(segments)
 
     def s2t_dialogue(self, messages, thinking: bool = False) -> torch.Tensor:
         """Speech-to-text dialogue: user turns ``[<|im_start|>user\\n] A [<|im_end|>\\n]``, past
@@ -288,7 +266,7 @@ class PromptBuilder:
                              self.text(END)]
             else:
                 segments += self._assistant_text(turn, n)
-        return self._finish(segments + [self.text(ASSISTANT), self._think(thinking)])
+        return concat_segments(segments + [self.text(ASSISTANT), self._think(thinking)])
 
     def text_dialogue(self, messages, thinking: bool = False) -> torch.Tensor:
         """Text dialogue: like :meth:`s2t_dialogue` with ``[text]`` where the user audio was.
@@ -301,7 +279,7 @@ class PromptBuilder:
                 segments += [self.text(USER), self.text(message), self.text(END)]
             else:
                 segments += self._assistant_text(turn, n)
-        return self._finish(segments + [self.text(ASSISTANT), self._think(thinking)])
+        return concat_segments(segments + [self.text(ASSISTANT), self._think(thinking)])
 
     def _assistant_text(self, turn: DialogueTurn, n: int) -> list[torch.Tensor]:
         text = _require_text(turn.text, f"turn {n + 1} assistant text")
@@ -309,21 +287,17 @@ class PromptBuilder:
 
 
 def _as_turns(messages, user_field: str) -> list[DialogueTurn]:
-    """Normalise ``messages`` (one user input, or a sequence of turns) and check their shape."""
+    """Normalise ``messages`` (one user input, or a sequence of turns); assert their shape."""
     if isinstance(messages, str) or torch.is_tensor(messages) or hasattr(messages, "__array__"):
         messages = [DialogueTurn("user", **{user_field: messages})]
     turns = list(messages)
-    if not turns:
-        raise PromptError("the conversation has no turns")
+    assert turns, "the conversation has no turns"
     for n, turn in enumerate(turns, 1):
-        if not isinstance(turn, DialogueTurn):
-            raise PromptError(f"turn {n} is a {type(turn).__name__}, expected DialogueTurn")
-        if turn.role not in ("user", "assistant"):
-            raise PromptError(f"turn {n} has role {turn.role!r}: use 'user' or 'assistant'")
-        if turn.role == "user" and getattr(turn, user_field) is None:
-            raise PromptError(f"turn {n} (user) has no {'audio' if user_field == 'codes' else 'text'}")
-    if turns[0].role != "user" or turns[-1].role != "user":
-        raise PromptError("a conversation must start and end with a user turn")
+        assert isinstance(turn, DialogueTurn), f"turn {n} is a {type(turn).__name__}, expected DialogueTurn"
+        assert turn.role in ("user", "assistant"), f"turn {n} has role {turn.role!r}"
+        assert turn.role != "user" or getattr(turn, user_field) is not None, \
+            f"turn {n} (user) has no {'audio' if user_field == 'codes' else 'text'}"
+    assert turns[0].role == "user" and turns[-1].role == "user", "a conversation must start and end with a user turn"
     return turns
 
 
@@ -331,17 +305,12 @@ def _check_pairs(examples) -> list[FewShotPair]:
     pairs = []
     for n, ex in enumerate(examples, 1):
         if isinstance(ex, tuple):
-            if len(ex) != 3:
-                raise PromptError(
-                    f"few-shot example {n} must be (input audio, transcript, output audio), got {len(ex)} items")
+            assert len(ex) == 3, f"few-shot example {n} must be (input audio, transcript, output audio)"
             ex = FewShotPair(*ex)
-        if not isinstance(ex, FewShotPair):
-            raise PromptError(f"few-shot example {n} is a {type(ex).__name__}, expected FewShotPair")
-        if ex.input_codes is None or ex.output_codes is None:
-            side = "input" if ex.input_codes is None else "output"
-            raise PromptError(f"few-shot example {n} has no {side} audio")
+        assert isinstance(ex, FewShotPair), f"few-shot example {n} is a {type(ex).__name__}, expected FewShotPair"
+        assert ex.input_codes is not None and ex.output_codes is not None, \
+            f"few-shot example {n} has no {'input' if ex.input_codes is None else 'output'} audio"
         _require_text(ex.transcript, f"few-shot example {n} transcript")
         pairs.append(ex)
-    if not pairs:
-        raise PromptError("few-shot speech-to-speech needs at least one example pair")
+    assert pairs, "few-shot speech-to-speech needs at least one example pair"
     return pairs

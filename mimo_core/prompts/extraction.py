@@ -5,7 +5,12 @@ the reference repeats the sampled text id in all four columns of row 0).
 
 Text: the text id of every generated group except the last, decoded with special tokens kept,
 stripped, then ``<|empty|>``, ``<|eot|>`` and ``<|eostm|>`` removed. Other special tokens
-(``<|eosp|>``...) stay in the text, as in the reference.
+(``<|eosp|>``...) stay in the text, as in the reference: that is ``text``, the exact one.
+
+What people see (docs/FORMAT.md section 8) is read from the same ids once: the ids decoded
+without any markup (every id of :func:`~mimo_core.text.special_ids.markup_ids`), split into
+the reasoning and the answer (:func:`mimo_core.thinking.split_thinking`, given whether the
+prompt opened a think block): ``thinking`` and ``answer``.
 
 Audio: the codes between one group after the first ``<|sostm|>`` (or the start) and the first
 ``<|eostm|>`` (or the end), looking only at the groups kept for the text; frames whose
@@ -28,8 +33,9 @@ import torch
 
 from ..constants import GROUP_SIZE, LM_CHANNELS, STREAMS
 from ..errors import PromptError
-from ..text.special_ids import SpecialIds
-from .segments import RELEASE_SPEECH_EMPTY_IDS, group_text_ids, parse_empty_ids
+from ..text.special_ids import SpecialIds, markup_ids
+from ..thinking import split_thinking
+from .segments import RELEASE_SPEECH_EMPTY_IDS, parse_empty_ids
 
 REFERENCE_SILENCE_SECONDS = 1.0   # what the reference writes when no speech frame is left
 REMOVED_FROM_TEXT = ("<|empty|>", "<|eot|>", "<|eostm|>")
@@ -37,18 +43,12 @@ REMOVED_FROM_TEXT = ("<|empty|>", "<|eot|>", "<|eostm|>")
 
 @dataclass(frozen=True)
 class ExtractedOutput:
-    text: str                  # cleaned text (see module docstring)
+    text: str                  # cleaned text, the reference's (see module docstring)
     text_ids: list[int]        # the per-group text ids the text was decoded from
     codes: torch.Tensor        # [C=8, N] int64 codes to decode to audio (N may be 0)
     is_silence: bool           # N == 0: the reference outputs REFERENCE_SILENCE_SECONDS of zeros
-
-
-def split_generated(generated_ids, prompt_columns: int) -> torch.Tensor:
-    """The generated groups ``[K, T_all - prompt_columns]`` of a prompt+output matrix."""
-    ids = torch.as_tensor(generated_ids)
-    if ids.dim() != 2 or ids.shape[0] != STREAMS or prompt_columns % GROUP_SIZE:
-        raise PromptError(f"cannot split {tuple(ids.shape)} at column {prompt_columns}")
-    return ids[:, prompt_columns:]
+    thinking: str = ""         # the reasoning, without markup ("" when the model did not think)
+    answer: str = ""           # the rest, without markup: what people see (and hear said)
 
 
 def clean_decoded_text(decoded: str) -> str:
@@ -59,33 +59,10 @@ def clean_decoded_text(decoded: str) -> str:
     return text
 
 
-def output_text_ids(new_ids: torch.Tensor, keep_last_group: bool = False) -> torch.Tensor:
-    """Text id of each generated group, without the last one unless ``keep_last_group``. ``[G']``."""
-    text = group_text_ids(_check_new_ids(new_ids))
-    return text if keep_last_group else text[:-1]
-
-
 def decode_text(tokenizer, text_ids: Sequence[int]) -> str:
     """Decode text ids with special tokens kept, then :func:`clean_decoded_text`."""
     decoded = tokenizer.decode([int(i) for i in text_ids], skip_special_tokens=False)
     return clean_decoded_text(decoded)
-
-
-def output_audio_codes(new_ids: torch.Tensor, special_ids: SpecialIds,
-                       empty_ids: str | Sequence[int] = RELEASE_SPEECH_EMPTY_IDS,
-                       keep_last_group: bool = False) -> torch.Tensor:
-    """The codes ``[C=8, N]`` to decode, written as the rule's slices of the whole output (the
-    module docstring); the tests hold :class:`OutputReader` to it."""
-    new_ids = _check_new_ids(new_ids).to(torch.long)
-    empty_ids = parse_empty_ids(empty_ids)
-    text = output_text_ids(new_ids, keep_last_group)             # (G',)
-    starts = (text == special_ids.sostm).nonzero().flatten()
-    ends = (text == special_ids.eostm).nonzero().flatten()
-    start = int(starts[0]) * GROUP_SIZE + GROUP_SIZE if len(starts) else 0
-    end = int(ends[0]) * GROUP_SIZE if len(ends) else text.shape[0] * GROUP_SIZE
-    speech = new_ids[1:, start:end]                               # (C, frames)
-    keep = speech[0] != empty_ids[0]                              # frames with channel-0 audio
-    return speech[:, keep].contiguous()
 
 
 class OutputReader:
@@ -95,13 +72,17 @@ class OutputReader:
 
     Each group is held back until the next one arrives, because the reference drops the last
     generated group from text and audio (``keep_last_group=True`` keeps it at :meth:`finish`).
+    ``opened_thinking``: the prompt ended with an open think block (planning says so).
     """
 
     def __init__(self, tokenizer, special_ids: SpecialIds,
-                 empty_ids: str | Sequence[int] = RELEASE_SPEECH_EMPTY_IDS, *, keep_last_group: bool = False):
+                 empty_ids: str | Sequence[int] = RELEASE_SPEECH_EMPTY_IDS, *, keep_last_group: bool = False,
+                 opened_thinking: bool = False):
         self.tokenizer, self.ids = tokenizer, special_ids
         self.empty0 = int(parse_empty_ids(empty_ids)[0])
         self.keep_last_group = keep_last_group
+        self.opened_thinking = opened_thinking
+        self.markup = markup_ids(tokenizer, special_ids)
         self.text_ids: list[int] = []
         self.kept: list[torch.Tensor] = []          # output frames so far, (C, t) each
         self.sostm_seen = self.ended = False
@@ -137,22 +118,35 @@ class OutputReader:
         return text_id, frames
 
     def text(self) -> str:
+        """The exact text so far (the reference's rule)."""
         return decode_text(self.tokenizer, self.text_ids)
+
+    def thinking_and_answer(self, final: bool = True) -> tuple[str, str]:
+        """``(thinking, answer)`` so far, without markup. ``final=False`` (more groups may come):
+        only what later groups cannot change (an incomplete character or a ``</think>`` that may
+        be arriving is held back), so that the parts only ever grow."""
+        shown = [i for i in self.text_ids if i not in self.markup]
+        visible = self.tokenizer.decode(shown, skip_special_tokens=False)
+        if not final:
+            visible = visible.rstrip("\ufffd")               # a character still arriving
+        return split_thinking(visible, self.opened_thinking, final=final)
 
     def output(self) -> ExtractedOutput:
         codes = (torch.cat(self.kept, dim=1) if self.kept
                  else torch.zeros(LM_CHANNELS, 0, dtype=torch.long))
+        thinking, answer = self.thinking_and_answer()
         return ExtractedOutput(text=self.text(), text_ids=list(self.text_ids), codes=codes.to(torch.long),
-                               is_silence=codes.shape[1] == 0)
+                               is_silence=codes.shape[1] == 0, thinking=thinking, answer=answer)
 
 
 def extract_output(new_ids, tokenizer, special_ids: SpecialIds,
                    empty_ids: str | Sequence[int] = RELEASE_SPEECH_EMPTY_IDS,
-                   *, keep_last_group: bool = False) -> ExtractedOutput:
+                   *, keep_last_group: bool = False, opened_thinking: bool = False) -> ExtractedOutput:
     """Text and audio codes of the generated groups ``new_ids`` ``[K, 4 * G]``: a replay of
     :class:`OutputReader` over every group."""
     new_ids = _check_new_ids(torch.as_tensor(new_ids)).to(torch.long)
-    reader = OutputReader(tokenizer, special_ids, empty_ids, keep_last_group=keep_last_group)
+    reader = OutputReader(tokenizer, special_ids, empty_ids, keep_last_group=keep_last_group,
+                          opened_thinking=opened_thinking)
     for g in range(new_ids.shape[1] // GROUP_SIZE):
         group = new_ids[:, g * GROUP_SIZE:(g + 1) * GROUP_SIZE]      # (K, P)
         reader.push(int(group[0, 0]), group[1:].T)                   # codes (P, C)

@@ -56,16 +56,15 @@ def check_codes(codes, empty_ids: Sequence[int] = RELEASE_SPEECH_EMPTY_IDS) -> t
     """
     codes = torch.as_tensor(codes)
     n_ch = len(empty_ids)
-    if codes.dim() != 2 or codes.shape[0] < n_ch:
-        raise PromptError(f"audio codes must be [C>={n_ch}, T], got shape {tuple(codes.shape)}")
-    if codes.dtype.is_floating_point or codes.dtype == torch.bool or codes.dtype.is_complex:
-        raise PromptError(f"audio codes must be integers, got {codes.dtype}")
-    if codes.shape[1] == 0:
-        raise PromptError("audio codes are empty (no frame)")
+    assert codes.dim() == 2 and codes.shape[0] >= n_ch, \
+        f"audio codes must be [C>={n_ch}, T], got shape {tuple(codes.shape)}"
+    assert not (codes.dtype.is_floating_point or codes.dtype == torch.bool or codes.dtype.is_complex), \
+        f"audio codes must be integers, got {codes.dtype}"
+    assert codes.shape[1] > 0, "audio codes are empty (no frame)"
     codes = codes[:n_ch].to(torch.long)                      # (C, T)
     limit = torch.tensor(empty_ids, dtype=torch.long)[:, None]  # (C, 1)
-    if bool((codes < 0).any()) or bool((codes >= limit).any()):
-        raise PromptError("audio codes out of range: each channel's codes must be below its empty id")
+    assert not (bool((codes < 0).any()) or bool((codes >= limit).any())), \
+        "audio codes out of range: each channel's codes must be below its empty id"
     return codes
 
 
@@ -81,9 +80,7 @@ def pad_to_group(codes: torch.Tensor) -> torch.Tensor:
 def trim_to_group(codes: torch.Tensor) -> torch.Tensor:
     """Drop the last ``T % P`` frames of ``[C, T]`` codes (speech continuation's prompt)."""
     usable = codes.shape[1] - codes.shape[1] % GROUP_SIZE
-    if usable == 0:
-        raise PromptError(
-            f"audio too short: need at least {GROUP_SIZE} codec frames, got {codes.shape[1]}")
+    assert usable > 0, f"audio too short: need at least {GROUP_SIZE} codec frames, got {codes.shape[1]}"
     return codes[:, :usable]
 
 
@@ -213,14 +210,8 @@ def interleaved_segment(
 
 def concat_segments(segments: Sequence[torch.Tensor]) -> torch.Tensor:
     """Join segments along time; checks every one is ``[K, multiple of P]``."""
-    if not segments:
-        raise PromptError("a prompt needs at least one segment")
+    assert segments, "a prompt needs at least one segment"
     for seg in segments:
-        if seg.dim() != 2 or seg.shape[0] != STREAMS or seg.shape[1] % GROUP_SIZE:
-            raise PromptError(f"bad segment shape {tuple(seg.shape)}: expected [{STREAMS}, multiple of {GROUP_SIZE}]")
+        assert seg.dim() == 2 and seg.shape[0] == STREAMS and seg.shape[1] % GROUP_SIZE == 0, \
+            f"bad segment shape {tuple(seg.shape)}: expected [{STREAMS}, multiple of {GROUP_SIZE}]"
     return torch.cat(list(segments), dim=1)
-
-
-def group_text_ids(matrix: torch.Tensor) -> torch.Tensor:
-    """Row 0 at each group's first column: the text id of every LM position. ``[K, T] -> [T/P]``."""
-    return matrix[0, ::GROUP_SIZE]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 
-from ..errors import PromptError
-
 LANGUAGES = ("en", "zh")
 
 ASR_TEMPLATES = {
@@ -63,13 +61,12 @@ def capitalize_single_case(text: str) -> str:
 
 
 def _check_language(language: str | None) -> None:
-    if language is not None and language not in LANGUAGES:
-        raise PromptError(f"unknown language {language!r}: use one of {', '.join(LANGUAGES)}")
+    # the user-facing check is planning's (mimo_core.tasks.planning); this one asserts it
+    assert language is None or language in LANGUAGES, f"unknown language {language!r}"
 
 
 def _check_template(template: str) -> str:
-    if not isinstance(template, str) or not template.strip():
-        raise PromptError("the prompt template is empty")
+    assert isinstance(template, str) and template.strip(), "the prompt template is empty"
     return template
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..errors import PromptError
-from ..text.special_ids import SpecialIds
+from ..text.special_ids import SpecialIds, markup_ids
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class TextEncoder:
         # longest first so that a token that is a prefix of another cannot win
         alternatives = sorted(added, key=len, reverse=True)
         self._added_re = re.compile("|".join(re.escape(t) for t in alternatives)) if alternatives else None
-        self._forbidden = set(special_ids.control_ids()) | set(getattr(tokenizer, "all_special_ids", []))
+        self._forbidden = set(markup_ids(tokenizer, special_ids))
         id_to_token = {i: t for t, i in added.items()}
         self._forbidden_strings = sorted(
             {id_to_token[i] for i in self._forbidden if i in id_to_token}, key=len, reverse=True)

@@ -1,5 +1,10 @@
 """Reading engines' answers: a streamed (SSE) answer -> StreamEvents, the last one with the
-TaskResult; a one-shot /v1/mimo answer -> one final event."""
+TaskResult; a one-shot /v1/mimo answer -> one final event.
+
+An engine sends what people see: the reasoning and the answer apart, already without markup
+(its output reader split them once). They become ``thinking_delta`` / ``answer_delta`` and the
+result's ``thinking`` / ``answer`` as they are; the exact token-level text stays on the engine
+with the tokens, so a remote result's ``text`` (and ``text_delta``) is its answer."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Optional
 
 import httpx
@@ -15,7 +21,6 @@ import numpy as np
 from ..constants import STREAMS
 from ..errors import PromptError
 from ..tasks.types import Conversation, StreamEvent, TaskResult, Turn
-from ..thinking import THINK_CLOSE
 from .wire import Call, pcm16_to_float
 
 FINISH_TO_STOP = {"stop": "stop_token", "length": "max_new_groups"}
@@ -30,7 +35,8 @@ def once_result(call: Call, body: bytes) -> StreamEvent:
 
     data = json.loads(body)
     audio = load_audio(base64.b64decode(data["audio"]["data"]))
-    result = TaskResult(text=data.get("text", ""), audio=audio, tokens=empty_tokens(), new_groups=0,
+    text = data.get("text", "")
+    result = TaskResult(text=text, answer=text, audio=audio, tokens=empty_tokens(), new_groups=0,
                         stop_reason=data.get("stop_reason", "stop_token"), seed=data.get("seed"),
                         task="continue" if call.path.endswith("continue") else "s2s")
     return StreamEvent(audio_chunk=audio, result=result)
@@ -76,14 +82,14 @@ class SseReader:
         for choice in data.get("choices", []):
             self.finish = choice.get("finish_reason") or self.finish
             delta = choice.get("delta") or {}
-            if delta.get("reasoning_content"):
-                self.reasoning += delta["reasoning_content"]
+            reasoning = delta.get("reasoning_content") or ""
+            self.reasoning += reasoning
             audio = delta.get("audio") or {}
             text = delta.get("content") or audio.get("transcript") or ""
             chunk = self._audio(audio["data"]).audio_chunk if audio.get("data") else None
-            if text or chunk is not None:
+            if text or reasoning or chunk is not None:
                 self.text += text
-                return StreamEvent(text_delta=text, audio_chunk=chunk)
+                return StreamEvent(text_delta=text, answer_delta=text, thinking_delta=reasoning, audio_chunk=chunk)
         return None
 
     def _audio(self, b64: str) -> StreamEvent:
@@ -93,24 +99,22 @@ class SseReader:
 
     def _text(self, delta: str) -> StreamEvent:
         self.text += delta
-        return StreamEvent(text_delta=delta)
+        return StreamEvent(text_delta=delta, answer_delta=delta)
 
     def _result(self) -> TaskResult:
         call = self.call
         audio = np.concatenate(self.chunks) if self.chunks else None
         if call.speaks and audio is None:
             audio = np.zeros(0, dtype=np.float32)
-        text = self.text
-        if call.thinking:                    # rebuilt so that result.thinking / .answer split it
-            text = f"{self.reasoning}{THINK_CLOSE}\n{self.text}" if self.text else self.reasoning
         new = int(self.usage.get("completion_tokens", self.usage.get("output_tokens", 0)))
         task = call.extra.get("task") or {"speech": "tts", "transcript": "asr"}[call.kind]
         conversation = None
         if task in ("dialogue", "s2t", "chat"):
-            before: Optional[Conversation] = call.extra.get("conversation")
-            turns = (before.turns if before is not None else ()) + (
-                call.extra["user_turn"], Turn("assistant", text=self.text, audio=audio))
-            conversation = Conversation(task=task, turns=turns, system_prompt=call.extra.get("system_prompt"))
-        return TaskResult(text=text, audio=audio, tokens=empty_tokens(), new_groups=new,
+            before = replace(call.extra.get("conversation") or Conversation(), task=task)
+            reply = Turn("assistant", text=self.text, audio=audio, thinking=self.reasoning)
+            conversation = before.after_turn(call.extra["user_turn"], reply,
+                                             system_prompt=call.extra.get("system_prompt"))
+        return TaskResult(text=self.text, answer=self.text, thinking=self.reasoning, audio=audio,
+                          tokens=empty_tokens(), new_groups=new,
                           stop_reason=FINISH_TO_STOP.get(self.finish, self.finish), task=task,
                           conversation=conversation, opened_thinking=call.thinking)

@@ -84,10 +84,11 @@ def request_settings(request) -> TaskSettings:
 
 
 def resolve_options(spec: TaskSpec, options: GenerationOptions, prompt_groups: int,
-                    requested_groups: Optional[int] = None) -> ResolvedOptions:
-    """:func:`resolve_settings`, the length capped by the context left after the prompt."""
+                    requested_groups: Optional[int] = None, *, context_groups: int) -> ResolvedOptions:
+    """:func:`resolve_settings`, the length capped by the room the prompt leaves in the model's
+    ``context_groups`` (planning has checked there is some)."""
     wanted = resolve_settings(spec, options, requested_groups)
-    room = context_room(prompt_groups)
+    room = context_room(prompt_groups, context_groups)
     max_new = room if wanted.max_new_groups is None else min(wanted.max_new_groups, room)
     return ResolvedOptions(text=wanted.text, audio=wanted.audio, max_new_groups=max_new,
                            min_new_groups=max(0, min(wanted.min_new_groups, max_new)), seed=wanted.seed)

@@ -4,7 +4,7 @@
     mimo = MimoAudio(instruct="XiaomiMiMo/MiMo-Audio-7B-Instruct", base=None)
     result = mimo.tts("Hello there.")                 # TaskResult: text, audio, tokens ...
     for event in mimo.stream(ASRRequest(audio="a.wav")):
-        print(event.text_delta, end="")
+        print(event.answer_delta, end="")
 
 Models load lazily: the audio tokenizer once on first use, each LM on first use of a task
 that needs it ("continue" and "s2s" need Base; everything else Instruct). A task whose LM
@@ -27,7 +27,6 @@ from ..constants import GROUP_SIZE, SAMPLE_RATE
 from ..errors import MimoError
 from ..prompts import REFERENCE_SILENCE_SECONDS
 from ..resolve import fill_specs, is_tiny, warn_tiny
-from ..thinking import THINK_OPEN, split_thinking
 from .defaults import resolve_options
 from .inputs import CodeEncoder
 from .limits import Limits
@@ -114,7 +113,8 @@ class MimoAudio:
         encode = CodeEncoder(self.models.audio_tokenizer, self.models.codec_lock)
         codes = [encode(wav) for wav in prepared.waves]    # under the codec lock, one at a time
         with lm.text_lock:
-            prompt = build_prompt(lm.builder, prepared, codes)     # (K, T)
+            # the length check against the model's one context limit (its engine's)
+            prompt = build_prompt(lm.builder, prepared, codes, context_groups=lm.engine.context_groups)  # (K, T)
         return prepared, lm, prompt
 
     def _start(self, request: TaskRequest, cancel: Optional[threading.Event] = None) -> "_Job":
@@ -125,15 +125,14 @@ class MimoAudio:
         if is_tiny(lm.spec) or (spec.speaks and self.models.tokenizer_is_tiny()):
             warn_tiny(f"task {spec.name}")
         opts = resolve_options(spec, request.options, prompt.shape[1] // GROUP_SIZE,
-                               prepared.requested_groups)
+                               prepared.requested_groups, context_groups=lm.engine.context_groups)
         gen = GenerationRequest(
             prompt_ids=prompt, text_sampler=opts.text, audio_sampler=opts.audio,
             stop_ids=frozenset(getattr(lm.special_ids, name) for name in spec.stop),
             max_new_groups=opts.max_new_groups, min_new_groups=opts.min_new_groups, seed=opts.seed,
-            cancel=cancel)
-        lm.engine.validate(gen)
+            cancel=cancel)                  # the engine checks it once, when it is submitted
         codec = self.models.audio_tokenizer() if spec.speaks else None
-        return _Job(prepared, lm, prompt, gen, codec, _opens_thinking(lm, prompt))
+        return _Job(prepared, lm, prompt, gen, codec)
 
     def _iterate(self, job: "_Job", streaming: bool, progress) -> Iterator[StreamEvent]:
         from ..engine import GenerationResult
@@ -145,7 +144,7 @@ class MimoAudio:
             lm.tokenizer, ids, lm.empty_ids, speaks=job.speaks and streaming, deltas=streaming,
             speech_open=int(job.prompt[0, -GROUP_SIZE]) in (ids.sostm, ids.empty),
             decoder=job.codec.streaming_decoder() if (job.speaks and streaming) else None,
-            codec_lock=self.models.codec_lock)
+            codec_lock=self.models.codec_lock, opened_thinking=job.prepared.opens_thinking)
         handle = lm.scheduler.submit(job.gen)
         final: Optional[GenerationResult] = None
         try:
@@ -160,17 +159,15 @@ class MimoAudio:
                     # the result comes at once however many were waiting
                     streaming = False
                     tracker.stop_live()
-                delta, chunk = tracker.push(item.text_id, item.codes)
+                update = tracker.push(item.text_id, item.codes)
                 if streaming:
-                    yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=item.index + 1,
-                                      max_groups=max_groups, opened_thinking=job.opened_thinking)
+                    yield _event(update, groups_done=item.index + 1, max_groups=max_groups)
         finally:
             if final is None:                   # the consumer left early: free the slot
                 handle.cancel()
-        delta, chunk = tracker.finish()
+        update = tracker.finish()
         result = self._result(job, final, tracker.output())
-        yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=result.new_groups,
-                          max_groups=max_groups, result=result, opened_thinking=job.opened_thinking)
+        yield _event(update, groups_done=result.new_groups, max_groups=max_groups, result=result)
 
     def _result(self, job: "_Job", final, out) -> TaskResult:
         prepared, lm, codec = job.prepared, job.lm, job.codec
@@ -179,25 +176,24 @@ class MimoAudio:
             if out.is_silence:
                 audio = np.zeros(int(REFERENCE_SILENCE_SECONDS * SAMPLE_RATE), dtype=np.float32)
             else:
+                # Decoded whole even after a stream: the streaming decoder's chunks are not
+                # decode()'s bits (its GroupNorms see a window, not the utterance: 5 % RMS, see
+                # codec/streaming.py), and the result must be the same as run()'s, the goldens'.
                 with self.models.codec_lock, torch.inference_mode():
                     audio = codec.decode(out.codes).detach().to("cpu", torch.float32).numpy()
         tokens = final.generated_ids.to("cpu", torch.long).numpy()
         conversation = None
         if prepared.spec.conversation:
-            before = prepared.conversation or Conversation(task=prepared.task)
-            thinking, answer = split_thinking(out.text, job.opened_thinking)
-            reply = (Turn("assistant", text=answer, audio=audio, thinking=thinking) if job.opened_thinking
-                     else Turn("assistant", text=out.text, audio=audio))
-            conversation = Conversation(
-                task=prepared.task, turns=before.turns + (prepared.user_turn, reply),
-                tokens=tokens, system_prompt=prepared.system_prompt)
+            reply = Turn("assistant", text=out.answer, audio=audio, thinking=out.thinking)
+            conversation = (prepared.conversation or Conversation(task=prepared.task)).after_turn(
+                prepared.user_turn, reply, tokens=tokens, system_prompt=prepared.system_prompt)
         stop_token = None
         if final.stop_token is not None:
             stop_token = lm.tokenizer.convert_ids_to_tokens(int(final.stop_token))
-        return TaskResult(text=out.text, audio=audio, tokens=tokens, new_groups=final.new_groups,
-                          stop_reason=final.stop_reason.value, conversation=conversation,
-                          task=prepared.task, stop_token=stop_token, seed=final.seed,
-                          prompt_columns=final.prompt_columns, opened_thinking=job.opened_thinking)
+        return TaskResult(text=out.text, thinking=out.thinking, answer=out.answer, audio=audio, tokens=tokens,
+                          new_groups=final.new_groups, stop_reason=final.stop_reason.value,
+                          conversation=conversation, task=prepared.task, stop_token=stop_token, seed=final.seed,
+                          prompt_columns=final.prompt_columns, opened_thinking=prepared.opens_thinking)
 
     # ------------------------------------------------------------------ convenience
     def tts(self, text: str, **fields) -> TaskResult:
@@ -236,19 +232,16 @@ class _Job:
     prompt: torch.Tensor                  # (K, T)
     gen: object                           # engine GenerationRequest
     codec: object                         # the audio tokenizer when the task speaks, else None
-    opened_thinking: bool = False         # the prompt ends with an open <think> block
 
     @property
     def speaks(self) -> bool:
         return self.codec is not None
 
 
-def _opens_thinking(lm: LoadedLM, prompt: torch.Tensor) -> bool:
-    """Whether the prompt ends with ``<think>\\n`` (the model reasons first; docs/FORMAT.md, Thinking)."""
-    last = [int(i) for i in prompt[0, ::GROUP_SIZE][-16:]]               # the last text ids
-    with lm.text_lock:
-        tail = lm.tokenizer.decode(last, skip_special_tokens=False)
-    return tail.endswith(THINK_OPEN + "\n")
+def _event(update, **fields) -> StreamEvent:
+    """A StreamEvent carrying an :class:`~.streaming.Update`'s deltas and audio."""
+    return StreamEvent(text_delta=update.text, thinking_delta=update.thinking, answer_delta=update.answer,
+                       audio_chunk=update.audio, **fields)
 
 
 __all__ = ["MimoAudio", "MimoError"]

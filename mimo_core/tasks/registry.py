@@ -1,20 +1,22 @@
 """The task registry: every task declared once, as a :class:`TaskSpec`.
 
 A spec says which request type the task takes, which LM runs it, whether it speaks, its
-sampler and stop defaults (docs/FORMAT.md section 7), how its prompt is planned, and its
-user-facing inputs (:class:`Field`: one name for the request field, the CLI argument and the
-UI/HTTP input). The facade dispatches on the request's type through :func:`spec_of`; the CLI
-parser (:mod:`mimo_core.cli.tasks`), the web endpoints and the README's task table are derived
-from :data:`TASKS`.
+sampler and stop defaults (docs/FORMAT.md section 7) and its user-facing inputs
+(:class:`Field`: one name for the request field, the CLI argument and the UI/HTTP input).
+The facade dispatches on the request's type through :func:`spec_of`; the CLI parser
+(:mod:`mimo_core.cli.tasks`), the web endpoints and the README's task table are derived from
+:data:`TASKS`. How a request becomes a prompt is planning's (``planning.PLANNERS``, keyed by
+the same request types), so this module stays torch-free: the CLI parser reads it without
+importing torch.
 
-Adding an option to a task is a :class:`Field` here (plus the prompt builder that uses it,
-and its UI widget). Torch-free: the CLI parser reads this module without importing torch.
+Adding an option to a task is a :class:`Field` here (plus its check in planning, the prompt
+builder that uses it, and its UI widget).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ..errors import PromptError
 from ..resolve import Role
@@ -70,7 +72,6 @@ class TaskSpec:
     audio: SamplerConfig                  # local (patch decoder) sampler
     stop: tuple[str, ...]                 # SpecialIds field names
     fields: tuple[Field, ...]             # user-facing inputs, in UI/CLI order
-    planner: str                          # name of its planning function (mimo_core.tasks.planning)
     min_new_groups: int = 0
     ui_max_seconds: Optional[float] = None   # the UI's default output cap (None = until it stops)
     conversation: bool = False            # a multi-turn task (Conversation in and out)
@@ -81,11 +82,6 @@ class TaskSpec:
     def input_names(self) -> tuple[str, ...]:
         """The UI/HTTP input names (request fields without ``options``), in order."""
         return tuple(f.name for f in self.fields)
-
-    def plan(self, request, limits):
-        """Check ``request`` and load its audio: a :class:`~.planning.Prepared` (imports torch)."""
-        from . import planning
-        return getattr(planning, self.planner)(request, limits)
 
 
 def _audio(name: str = "audio", help: str = "input audio file (any common format; resampled to 24 kHz mono)",
@@ -105,13 +101,13 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
         # top-k), as the golden harness used.
         text=SamplerConfig(temperature=0.6, top_k=50, top_p=0.95),
         audio=SamplerConfig(temperature=0.9, top_k=50, top_p=0.95),
-        stop=(EOSP, EOS), min_new_groups=CONTINUE_MIN_NEW_GROUPS, planner="prepare_continue",
+        stop=(EOSP, EOS), min_new_groups=CONTINUE_MIN_NEW_GROUPS,
         fields=(_audio(),
                 Field("duration_s", NUMBER, "seconds to generate at most", cli="--duration", default=10.0))),
     TaskSpec(
         "s2s", "Few-shot Speech-to-Speech", "few-shot speech-to-speech (Base)", t.S2SRequest,
         Role.BASE, speaks=True, text=GREEDY, audio=LOCAL_AUDIO, stop=(EOS, EOSTM),
-        ui_max_seconds=20, planner="prepare_s2s",
+        ui_max_seconds=20,
         fields=(_audio(),
                 Field("instruction", TEXT, "what to do with the input speech"),
                 Field("examples", EXAMPLES, "JSON list of {input_audio, output_audio, transcript} "
@@ -121,7 +117,7 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
     TaskSpec(
         "tts", "Text-to-Speech", "text to speech (Instruct)", t.TTSRequest,
         Role.INSTRUCT, speaks=True, text=SamplerConfig(temperature=0.6, top_p=1.0), audio=LOCAL_AUDIO,
-        stop=(EOS, EOSTM, IM_END), ui_max_seconds=30, planner="prepare_tts", thinks=True,
+        stop=(EOS, EOSTM, IM_END), ui_max_seconds=30, thinks=True,
         fields=(Field("text", TEXT, "text to speak", required=True),
                 Field("instruct", TEXT, "style instruction, e.g. 'speak slowly and warmly'"),
                 _audio("voice_prompt", "audio whose voice to imitate", required=False, cli=""),
@@ -130,7 +126,7 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
     TaskSpec(
         "asr", "ASR", "speech recognition (Instruct)", t.ASRRequest,
         Role.INSTRUCT, speaks=False, text=GREEDY, audio=LOCAL_AUDIO, stop=(EOS, IM_END),
-        ui_max_seconds=60, planner="prepare_asr",
+        ui_max_seconds=60,
         fields=(_audio(),
                 Field("language", CHOICE, "template language (default en)", choices=("en", "zh")),
                 Field("template", TEXT, "override the request template"))),
@@ -138,13 +134,13 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
         "understand", "Audio Understanding", "audio understanding: answer a question about audio (Instruct)",
         t.UnderstandRequest, Role.INSTRUCT, speaks=False,
         text=SamplerConfig(temperature=0.3, top_p=0.95), audio=LOCAL_AUDIO, stop=(EOS, IM_END),
-        ui_max_seconds=60, planner="prepare_understand", thinks=True,
+        ui_max_seconds=60, thinks=True,
         fields=(_audio(), Field("question", TEXT, "question about the audio", required=True), _THINKING)),
     TaskSpec(
         "dialogue", "Spoken Dialogue", "spoken dialogue: speech in, speech + text out (Instruct)",
         t.DialogueRequest, Role.INSTRUCT, speaks=True,
         text=SamplerConfig(temperature=0.6, top_p=0.95), audio=LOCAL_AUDIO, stop=(EOS, EOSTM, IM_END),
-        ui_max_seconds=30, planner="prepare_dialogue", conversation=True,
+        ui_max_seconds=30, conversation=True,
         fields=(_audio(), _CONVERSATION,
                 _audio("voice_prompt", "audio whose voice the assistant should use (first turn only)",
                        required=False, cli=""),
@@ -154,12 +150,12 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
         "s2t", "Speech-to-Text Dialogue", "speech-to-text dialogue: speech in, text out (Instruct)",
         t.S2TRequest, Role.INSTRUCT, speaks=False,
         text=SamplerConfig(temperature=0.6, top_p=0.95), audio=LOCAL_AUDIO, stop=(EOS, IM_END),
-        ui_max_seconds=60, planner="prepare_dialogue", conversation=True, thinks=True,
+        ui_max_seconds=60, conversation=True, thinks=True,
         fields=(_audio(), _CONVERSATION, _THINKING)),
     TaskSpec(
         "chat", "Text Chat", "text chat (Instruct)", t.ChatRequest,
         Role.INSTRUCT, speaks=False, text=SamplerConfig(temperature=0.4, top_p=0.95), audio=LOCAL_AUDIO,
-        stop=(EOS, IM_END), ui_max_seconds=60, planner="prepare_dialogue", conversation=True, thinks=True,
+        stop=(EOS, IM_END), ui_max_seconds=60, conversation=True, thinks=True,
         fields=(Field("text", TEXT, "your message", required=True), _CONVERSATION, _THINKING)),
 )}
 

@@ -2,10 +2,13 @@
 
 :class:`OutputTracker` feeds every generated group to an
 :class:`~mimo_core.prompts.extraction.OutputReader` (docs/FORMAT.md section 8), the same
-reader whose replay is the one-shot extraction, and streams what the reader commits:
+reader whose replay is the one-shot extraction, and streams what the reader commits
+(:class:`Update`):
 
 * text: the decoded text grows as groups are committed (one group is held back, because the
-  reference drops the last generated group);
+  reference drops the last generated group); three views of it: the exact text
+  (``Update.text``), and, split once by the reader, the reasoning and the answer without
+  markup (``Update.thinking``, ``Update.answer``: what people see), each only ever appended to;
 * audio: when the prompt already opened speech (ends with ``<|sostm|>``: plain TTS, spoken
   dialogue, few-shot s2s; or inside an audio segment: continuation), every output frame goes
   to the audio tokenizer's streaming decoder at once; otherwise (thinking TTS) frames wait
@@ -21,41 +24,52 @@ speech that was already streamed, and :attr:`OutputTracker.diverged` is set.
 from __future__ import annotations
 
 import contextlib
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
 
-from ..constants import LM_CHANNELS, SAMPLE_RATE
+from ..constants import SAMPLE_RATE
 from ..prompts.extraction import REFERENCE_SILENCE_SECONDS, ExtractedOutput, OutputReader
+
+
+class Update(NamedTuple):
+    """What one group (or the end) adds: text deltas and an audio chunk (None: no new audio)."""
+
+    text: str = ""                       # the exact text's delta (TaskResult.text grows by it)
+    thinking: str = ""                   # the reasoning's delta, without markup
+    answer: str = ""                     # the answer's delta, without markup
+    audio: Optional[np.ndarray] = None
 
 
 class OutputTracker:
     def __init__(self, tokenizer, special_ids, empty_ids, *, speaks: bool, speech_open: bool,
-                 decoder=None, codec_lock=None, deltas: bool = True):
+                 decoder=None, codec_lock=None, deltas: bool = True, opened_thinking: bool = False):
         """``speaks``: stream audio; ``deltas``: compute text deltas as groups arrive (a one-shot
-        run needs neither: it reads :meth:`output` at the end)."""
-        self.reader = OutputReader(tokenizer, special_ids, empty_ids)
+        run needs neither: it reads :meth:`output` at the end); ``opened_thinking``: the prompt
+        ended with an open think block (planning's decision)."""
+        self.reader = OutputReader(tokenizer, special_ids, empty_ids, opened_thinking=opened_thinking)
         self.ids = special_ids
         self.speaks, self.live, self.deltas = speaks, speech_open, deltas
         self.decoder, self.codec_lock = decoder, codec_lock
-        self.emitted = ""
+        self.emitted = {"text": "", "thinking": "", "answer": ""}
         self._buffer: list[torch.Tensor] = []  # output frames awaiting a <|sostm|> (not live)
         self.pushed_frames: list[torch.Tensor] = []   # what went to the decoder, (C, t) each
         self.diverged = False
         self._speech_opened = False
 
     # ------------------------------------------------------------------ events
-    def push(self, text_id: int, codes: torch.Tensor) -> tuple[str, Optional[np.ndarray]]:
-        """Take one generated group (text id, codes ``(P, C)``); return (text delta, audio chunk)."""
+    def push(self, text_id: int, codes: torch.Tensor) -> Update:
+        """Take one generated group (text id, codes ``(P, C)``); return what it adds."""
         committed = self.reader.push(text_id, codes)
         chunks = [self._stream(*c) for c in committed]
         texty = any(t != self.ids.empty for t, _ in committed)     # speech groups add no text
-        return (self._text_delta() if texty and self.deltas else ""), _join(chunks)
+        return self._text_update(final=False, audio=_join(chunks)) if texty and self.deltas \
+            else Update(audio=_join(chunks))
 
-    def finish(self) -> tuple[str, Optional[np.ndarray]]:
+    def finish(self) -> Update:
         """End of generation: the held-back group is dropped; flush the decoder. Returns the
-        last text delta and audio chunk."""
+        last text deltas and audio chunk."""
         for committed in self.reader.finish():
             self._stream(*committed)
         chunks = []
@@ -68,7 +82,7 @@ class OutputTracker:
                     chunks.append(np.asarray(self.decoder.flush(), dtype=np.float32))
             else:
                 chunks.append(np.zeros(int(REFERENCE_SILENCE_SECONDS * SAMPLE_RATE), dtype=np.float32))
-        return (self._text_delta(final=True) if self.deltas else ""), _join(chunks)
+        return self._text_update(final=True, audio=_join(chunks)) if self.deltas else Update(audio=_join(chunks))
 
     def stop_live(self) -> None:
         """From now on only read the groups (no text deltas, no decoding): a cancelled stream."""
@@ -107,21 +121,21 @@ class OutputTracker:
         out = np.asarray(out, dtype=np.float32)
         return out if out.size else None
 
-    def _text_delta(self, final: bool = False) -> str:
+    def _text_update(self, final: bool, audio: Optional[np.ndarray]) -> Update:
         full = self.reader.text()
-        if not full.startswith(self.emitted) or (full.endswith("\ufffd") and not final):
-            return ""                          # an incomplete character or a changed prefix: wait
-        delta, self.emitted = full[len(self.emitted):], full
-        return delta
+        thinking, answer = self.reader.thinking_and_answer(final=final)
+        text = "" if (full.endswith("\ufffd") and not final) else self._delta("text", full)
+        return Update(text, self._delta("thinking", thinking), self._delta("answer", answer), audio)
+
+    def _delta(self, part: str, now: str) -> str:
+        emitted = self.emitted[part]
+        if not now.startswith(emitted):
+            return ""                          # a changed prefix: wait (the reader's parts only grow)
+        self.emitted[part] = now
+        return now[len(emitted):]
 
     def _lock(self):
         return self.codec_lock if self.codec_lock is not None else contextlib.nullcontext()
-
-    def streamed_codes(self) -> torch.Tensor:
-        """All frames pushed to the decoder, ``(C, N)`` (for tests and diagnostics)."""
-        if not self.pushed_frames:
-            return torch.zeros(LM_CHANNELS, 0, dtype=torch.long)
-        return torch.cat(self.pushed_frames, dim=1)
 
 
 def _join(chunks) -> Optional[np.ndarray]:

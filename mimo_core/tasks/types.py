@@ -21,7 +21,6 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 
 from ..sampler_config import SamplerOverride, nest
-from ..thinking import split_thinking
 
 AudioInput = Union[str, Path, bytes, tuple, np.ndarray]
 
@@ -59,7 +58,7 @@ class Turn:
     """One finished turn of a conversation, as shown to people."""
 
     role: Literal["user", "assistant"]
-    text: str = ""                            # for a reply that reasoned first: the answer only
+    text: str = ""                            # a reply's answer: no reasoning, no markup
     audio: Optional[np.ndarray] = None        # 24 kHz float32, what was heard / said
     thinking: str = ""                        # the reply's reasoning, shown apart (not re-sent)
 
@@ -78,8 +77,13 @@ class Conversation:
     tokens: Optional[np.ndarray] = None
     system_prompt: Optional[str] = None
 
-    def with_turns(self, *turns: Turn, tokens: Optional[np.ndarray] = None) -> "Conversation":
-        return replace(self, turns=self.turns + tuple(turns), tokens=tokens)
+    def after_turn(self, user: Turn, reply: Turn, *, tokens: Optional[np.ndarray] = None,
+                   system_prompt: Optional[str] = None) -> "Conversation":
+        """This conversation one exchange later (the one way a result's conversation is made):
+        ``user`` and ``reply`` appended to the display turns; ``tokens``: the exact history the
+        call saw and made (prompt + generated groups; None where it stays on a remote engine);
+        ``system_prompt``: the one in effect for the conversation."""
+        return replace(self, turns=self.turns + (user, reply), tokens=tokens, system_prompt=system_prompt)
 
     # -- persistence (CLI: continue a saved conversation) --------------------------------
     def save(self, path: str | Path) -> None:
@@ -198,11 +202,17 @@ TaskRequest = Union[ContinueRequest, S2SRequest, TTSRequest, ASRRequest, Underst
 # ----------------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class TaskResult:
+    """A task's output. ``text`` is the exact decoded text (the reference's rule, special tokens
+    and reasoning included: what the goldens compare); ``answer`` and ``thinking`` are what
+    people see, split once by the output reader and free of markup (docs/FORMAT.md section 8)."""
+
     text: str
     audio: Optional[np.ndarray]                # 24 kHz float32, None for text-only tasks
     tokens: np.ndarray                         # [9, T] int64: prompt + generated groups
     new_groups: int
     stop_reason: str
+    answer: str                                # the reply without reasoning or markup
+    thinking: str = ""                         # the reasoning without markup ("" when it did not think)
     conversation: Optional[Conversation] = None
     sample_rate: int = 24_000
     # Added by the task layer (all optional, for display / reproducibility):
@@ -213,27 +223,22 @@ class TaskResult:
     opened_thinking: bool = False             # the prompt ended with an open <think> block
 
     @property
-    def thinking(self) -> str:
-        """The model's reasoning ("" when it did not think): see :func:`mimo_core.thinking.split_thinking`."""
-        return split_thinking(self.text, self.opened_thinking)[0]
-
-    @property
-    def answer(self) -> str:
-        """The text without the reasoning (what to show or speak as the reply)."""
-        return split_thinking(self.text, self.opened_thinking)[1]
-
-    @property
     def duration_s(self) -> float:
         return 0.0 if self.audio is None else len(self.audio) / self.sample_rate
 
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """A streaming update: new text and/or a new audio chunk; the last event has ``result``."""
+    """A streaming update: new text and/or a new audio chunk; the last event has ``result``.
+
+    The three text deltas add up to the result's fields: ``text_delta`` to ``text`` (exact,
+    with markup), ``thinking_delta`` and ``answer_delta`` to ``thinking`` and ``answer`` (what
+    people see: show these)."""
 
     text_delta: str = ""
     audio_chunk: Optional[np.ndarray] = None
     groups_done: int = 0
     max_groups: int = 0
     result: Optional[TaskResult] = None
-    opened_thinking: bool = False              # the prompt opened a think block (see TaskResult)
+    thinking_delta: str = ""
+    answer_delta: str = ""

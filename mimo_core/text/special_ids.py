@@ -33,6 +33,14 @@ class SpecialIds:
         return frozenset(vars(self).values())
 
 
+def markup_ids(tokenizer, special_ids: SpecialIds) -> frozenset[int]:
+    """Every id that is markup rather than text: the MiMo control tokens and the tokenizer's own
+    special tokens (``<|im_start|>``, ``<|endoftext|>``...). Users cannot type them into a prompt
+    (:class:`~mimo_core.prompts.text_encoding.TextEncoder`) and people never see them in an
+    answer (:class:`~mimo_core.prompts.extraction.OutputReader`)."""
+    return special_ids.control_ids() | frozenset(int(i) for i in getattr(tokenizer, "all_special_ids", ()))
+
+
 _FIELD_BY_TOKEN = {
     "<|endoftext|>": "endoftext",
     "<|im_start|>": "im_start",

@@ -1,17 +1,18 @@
 """A stand-in for ``mimo_core.tasks.MimoAudio`` with the same API, for fast UI tests.
 
-It checks requests with the real planning (the same one-line errors, before any "work"),
-streams like the real one (text deltas, 24 kHz float32 audio chunks of one LM position
-each, a final event with the result), honours the cancel event between steps, and keeps
-conversations as values. Its output is a quiet tone, and its text says which request it got,
-so tests can check what reached the model.
+It checks requests with the real planning (the same one-line errors, before any "work": every
+rule the real backend refuses a request by, except the built prompt's length against the
+model's context, which needs the real text tokenizer and audio tokenizer to count), streams
+like the real one (text deltas, the reasoning and the answer apart, 24 kHz float32 audio
+chunks of one LM position each, a final event with the result), honours the cancel event
+between steps, and keeps conversations as values. Its output is a quiet tone, and its text
+says which request it got, so tests can check what reached the model.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 from typing import Iterator, Optional
 
 import numpy as np
@@ -21,7 +22,6 @@ from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.planning import prepare
 from mimo_core.tasks.registry import spec_of
 from mimo_core.tasks.types import (Conversation, StreamEvent, TaskResult, Turn)
-from mimo_core.thinking import split_thinking
 
 CHUNK = GROUP_SIZE * SAMPLES_PER_FRAME            # samples per LM position (3840)
 
@@ -33,7 +33,7 @@ class FakeMimoAudio:
         self.loaded = {"instruct": True, "base": False}
         self.requests: list = []          # every request that passed the checks, in order
         self.limits = Limits()            # what the checks allow (as MimoAudio.limits)
-        self.think = ""                   # reasoning written before the answer when asked to think
+        self.think = ""                   # reasoning written first when the prompt opens a think block
         self.active = 0                   # streams running now
         self.max_active = 0
         self._lock = threading.Lock()
@@ -78,9 +78,9 @@ class FakeMimoAudio:
         speaks = spec_of(request).speaks
         limit = request.options.max_new_groups or self.groups
         n = min(self.groups, limit)
-        opened = bool(self.think) and bool(getattr(request, "thinking", False))
+        opened = bool(self.think) and prepared.opens_thinking     # planning's decision, as the real one
         words = ([f"{self.think}</think>\n"] if opened else []) + self._answer_text(request).split(" ")
-        chunks, text = [], ""
+        chunks, text, thinking, answer = [], "", "", ""
         stop_reason = "length"
         for i in range(n):
             if cancel is not None and cancel.is_set():
@@ -90,24 +90,26 @@ class FakeMimoAudio:
             time.sleep(self.step_s)
             delta = (words[i] + " ") if i < len(words) else ""
             text += delta
+            # the reasoning is the first "word" when it thinks; answer words joined by spaces
+            think_delta = self.think if (opened and i == 0) else ""
+            answer_delta = "" if (i >= len(words) or think_delta) else (" " if answer else "") + words[i]
+            thinking, answer = thinking + think_delta, answer + answer_delta
             chunk = None
             if speaks:
                 t = (np.arange(CHUNK) + i * CHUNK) / SAMPLE_RATE
                 chunk = (0.1 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
                 chunks.append(chunk)
-            yield StreamEvent(text_delta=delta, audio_chunk=chunk, groups_done=i + 1, max_groups=n,
-                              opened_thinking=opened)
+            yield StreamEvent(text_delta=delta, thinking_delta=think_delta, answer_delta=answer_delta,
+                              audio_chunk=chunk, groups_done=i + 1, max_groups=n)
         text = " ".join(words) if n >= len(words) and stop_reason == "length" else text.strip()
         audio = np.concatenate(chunks) if chunks else None
         conversation = None
         if spec_of(request).conversation:
-            before = prepared.conversation or Conversation(task=spec_of(request).name)
-            thinking, answer = split_thinking(text, opened)
-            reply = Turn("assistant", text=answer if opened else text, audio=audio, thinking=thinking)
-            conversation = replace(before.with_turns(prepared.user_turn, reply,
-                                                     tokens=np.zeros((STREAMS, 1), np.int64)),
-                                   task=spec_of(request).name, system_prompt=prepared.system_prompt)
+            reply = Turn("assistant", text=answer, audio=audio, thinking=thinking)
+            conversation = (prepared.conversation or Conversation(task=spec_of(request).name)).after_turn(
+                prepared.user_turn, reply, tokens=np.zeros((STREAMS, GROUP_SIZE), np.int64),
+                system_prompt=prepared.system_prompt)
         yield StreamEvent(groups_done=n, max_groups=n, result=TaskResult(
-            text=text, audio=audio, tokens=np.zeros((STREAMS, n), np.int64), new_groups=n,
-            stop_reason=stop_reason, conversation=conversation, task=spec_of(request).name,
-            opened_thinking=opened), opened_thinking=opened)
+            text=text, thinking=thinking, answer=answer, audio=audio, tokens=np.zeros((STREAMS, n), np.int64),
+            new_groups=n, stop_reason=stop_reason, conversation=conversation, task=spec_of(request).name,
+            opened_thinking=opened))
