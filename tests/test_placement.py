@@ -14,9 +14,9 @@ from mimo_core.codec.config import real_config
 from mimo_core.errors import DeviceError
 from mimo_core.lm.config import MimoLMConfig
 from mimo_core.resolve import Role
+from mimo_core.runtime.placement import (GB, Need, codec_weight_bytes, kv_cache_bytes,
+                                         lm_weight_bytes, plan_memory)
 from mimo_core.tasks import MimoAudio
-from mimo_core.tasks.placement import (GB, Need, codec_weight_bytes, kv_cache_bytes,
-                                       lm_weight_bytes, plan_memory)
 from mimo_core.tasks.types import ChatRequest, ContinueRequest, GenerationOptions
 
 import numpy as np

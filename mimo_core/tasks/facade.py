@@ -27,11 +27,11 @@ from ..constants import GROUP_SIZE, SAMPLE_RATE
 from ..errors import MimoError
 from ..prompts import REFERENCE_SILENCE_SECONDS
 from ..resolve import fill_specs, is_tiny, warn_tiny
+from ..runtime import LoadedLM, ModelManager
 from ..thinking import THINK_OPEN, split_thinking
 from .defaults import resolve_options
 from .inputs import CodeEncoder
 from .limits import Limits
-from .models import LoadedLM, ModelManager
 from .planning import Prepared, build_prompt, prepare
 from .registry import spec_of
 from .streaming import OutputTracker

@@ -13,6 +13,7 @@ memory. :func:`plan_memory` is a pure function of those numbers:
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -20,7 +21,7 @@ from typing import Optional
 import torch
 
 from ..errors import DeviceError
-from ..resolve import Role
+from ..resolve import DEFAULT_SPECS, Role, is_tiny, resolve_spec
 
 GB = 1e9
 LM_ROLES = (Role.INSTRUCT, Role.BASE)
@@ -101,8 +102,6 @@ def codec_weight_bytes(config, dtype: torch.dtype) -> int:
 def config_dir(spec, role: Role) -> Path:
     """A directory holding ``role``'s config.json: the checkpoint itself when it is local (or
     tiny), else only config.json fetched from the Hub (the weights are not downloaded)."""
-    from ..resolve import DEFAULT_SPECS, is_tiny, resolve_spec
-
     spec = DEFAULT_SPECS[role] if spec is None else spec
     text = str(spec)
     if is_tiny(spec) or Path(text).expanduser().exists() or text.count("/") != 1:
@@ -139,6 +138,13 @@ def _available_ram() -> Optional[int]:
         return int(psutil.virtual_memory().available)
     except ImportError:
         return None
+
+
+def free_memory() -> None:
+    """Return freed model memory at once (the garbage collector, then CUDA's cache)."""
+    gc.collect()
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 def reserve_for(device: str) -> int:
