@@ -102,7 +102,7 @@ def test_share_with_network_asks_gradio_for_a_link(monkeypatch):
 
 
 def test_zerogpu_only_on_a_zerogpu_space_or_when_forced(monkeypatch):
-    model = FakeMimoAudio(groups=2, step_s=0)
+    model = FakeMimoAudio(groups=2, step_s=0, batching=False)     # as a synchronous facade
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     assert make_backend(model) is model                    # spaces installed or not
     seen = []
