@@ -21,8 +21,7 @@ from ..tasks.backend import EventStream, Progress, final_result
 from ..tasks.limits import Limits
 from ..tasks.types import TaskRequest, TaskResult
 from .answers import SseReader, once_result
-from .cli import PROTOCOLS
-from .pool import EnginePool, RemoteError, parse_urls
+from .pool import PROTOCOLS, EnginePool, RemoteError, parse_urls
 from .wire import Call, to_call
 
 CONNECT_TIMEOUT_S = 10.0
