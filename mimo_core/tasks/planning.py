@@ -1,6 +1,6 @@
 """Request -> prompt plan, checked, before any model work: the one place user input is validated.
 
-``TaskSpec.plan(request, limits)`` (one planner below per task, named in the registry) checks
+:func:`prepare` (through one planner below per task, named in the registry) checks
 texts, options and examples against the limits and loads every audio input (24 kHz
 waveforms); all user errors surface here. It returns *data*, a :class:`Prepared`: the
 waveforms to encode, and which :class:`~mimo_core.prompts.PromptBuilder` method to call with
@@ -92,7 +92,8 @@ def prepare(request: TaskRequest, limits: Limits) -> Prepared:
     """Check ``request`` and load its audio; raises a typed one-line error on bad input."""
     spec = spec_of(request)
     check_options(request.options)
-    return spec.plan(request, limits)
+    planner = globals()[spec.planner]     # named in the registry, which stays torch-free
+    return planner(request, limits)
 
 
 # ------------------------------------------------------------------------------ per task

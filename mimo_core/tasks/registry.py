@@ -82,11 +82,6 @@ class TaskSpec:
         """The UI/HTTP input names (request fields without ``options``), in order."""
         return tuple(f.name for f in self.fields)
 
-    def plan(self, request, limits):
-        """Check ``request`` and load its audio: a :class:`~.planning.Prepared` (imports torch)."""
-        from . import planning
-        return getattr(planning, self.planner)(request, limits)
-
 
 def _audio(name: str = "audio", help: str = "input audio file (any common format; resampled to 24 kHz mono)",
            required: bool = True, cli: Optional[str] = POSITIONAL) -> Field:
