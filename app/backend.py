@@ -2,6 +2,11 @@
 ``MimoAudio`` facade itself, or, on Hugging Face ZeroGPU Spaces, :class:`ZeroGpuBackend` (the
 same API with each call under ``spaces.GPU``), or remote engines (``--engine-url``).
 
+Which one, from the command-line flags (``app`` and ``serve`` alike): :func:`open_engine`. With no
+model flag the official repos are used (downloaded with progress bars on first use); when they
+cannot be had (offline, no disk), the ``tiny`` demo model is used instead and a banner says so
+(:func:`choose_models`); ``--tiny`` forces the demo model.
+
 Normally the facade owns the model: one worker thread per loaded LM runs a continuous-batching
 scheduler, so concurrent requests from several browser sessions are batched there, and a
 stream's cancel event frees its slot at the next step.
@@ -26,13 +31,19 @@ arguments and sends back pickled results, and CUDA exists only inside that call.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
+import sys
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from mimo_core.errors import DeviceError
-from mimo_core.resolve import Role
+from mimo_core import resolve
+from mimo_core.cli.common import model_options_from_args, resolve_device_dtype
+from mimo_core.errors import DeviceError, ModelLoadError
+from mimo_core.remote.cli import remote_from_args
+from mimo_core.resolve import DEFAULT_SPECS, TINY, Role, fill_specs, is_tiny
 from mimo_core.tasks.backend import Backend, EventStream, Progress
 from mimo_core.tasks.defaults import groups_for_seconds
 from mimo_core.tasks.types import ContinueRequest, TaskRequest, TaskResult, TTSRequest
@@ -56,6 +67,73 @@ TTS_CHARS_PER_SECOND = 8.0           # slow speech, so the estimate errs on the 
 TTS_SPARE_SECONDS = 5.0
 ZEROGPU_NOTICE = ("Running on ZeroGPU: each request runs alone on a GPU lent for that call; "
                   "requests of different users are not batched together.")
+TINY_BANNER = (
+    "DEMO MODEL: this app is running the tiny random 'tiny' model, so every output is NOISE, "
+    "not speech or meaningful text. {reason}To use the real MiMo-Audio weights, run it where "
+    "huggingface.co is reachable (they download on first start: ~35 GB), or pass local copies: "
+    "python run_mimo_audio.py --model-path DIR --base-model-path DIR --tokenizer-path DIR")
+
+
+# ----------------------------------------------------------------------------------- which backend
+@dataclass(frozen=True)
+class ModelChoice:
+    instruct: str
+    base: str
+    tokenizer: str
+    banner: Optional[str] = None          # set when the demo model is used
+
+
+def choose_models(args: argparse.Namespace) -> ModelChoice:
+    """Which checkpoints to serve; falls back to ``tiny`` (with a banner) when the official
+    repos cannot be had and no model flag was given."""
+    if args.tiny:
+        return ModelChoice(TINY, TINY, TINY, TINY_BANNER.format(reason="(--tiny was given.) "))
+    given = (args.model_path, args.base_model_path, args.tokenizer_path)
+    if any(given):
+        # explicit choices are used as given; a missing one means the official repo, or
+        # 'tiny' when any given one is 'tiny' (the same rule as the CLI)
+        return ModelChoice(*fill_specs(*given), _banner_if_tiny(given))
+    try:
+        # fetch what the first page needs now (progress bars on stderr); Base on first use
+        tokenizer = str(resolve.resolve_spec(None, Role.TOKENIZER))
+        instruct = str(resolve.resolve_spec(None, Role.INSTRUCT))
+    except ModelLoadError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+        print("warning: falling back to the tiny DEMO model; its output is noise", file=sys.stderr)
+        reason = f"(The official weights could not be had: {exc}.) "
+        return ModelChoice(TINY, TINY, TINY, TINY_BANNER.format(reason=reason))
+    return ModelChoice(instruct, DEFAULT_SPECS[Role.BASE], tokenizer)
+
+
+def _banner_if_tiny(specs: tuple) -> Optional[str]:
+    named = [s for s in specs if s and is_tiny(s)]
+    if named:
+        return TINY_BANNER.format(reason="('tiny' was chosen on the command line.) ")
+    return None
+
+
+def open_model(choice: ModelChoice, args: argparse.Namespace, *, synchronous: bool = False) -> MimoAudio:
+    """The ``MimoAudio`` facade over the chosen checkpoints (models load on first use);
+    ``synchronous``: no engine worker threads (ZeroGPU)."""
+    from mimo_core.tasks import MimoAudio       # the facade imports torch: not with the parser
+
+    device, dtype = resolve_device_dtype(args.device, args.dtype)
+    # on ZeroGPU the main process has no CUDA to measure: no memory plan checks there
+    return MimoAudio.from_specs(choice.instruct, choice.base, choice.tokenizer,
+                                device=device, dtype=dtype, synchronous=synchronous,
+                                measure_memory=not synchronous, **model_options_from_args(args))
+
+
+def open_engine(args: argparse.Namespace, *, synchronous: bool = False) -> tuple[Backend, Optional[str], bool]:
+    """(backend, demo banner or None, is local) for the model flags or ``--engine-url``;
+    ``synchronous``: no engine worker threads (ZeroGPU)."""
+    if args.engine_url:
+        return remote_from_args(args), None, False
+    choice = choose_models(args)
+    return open_model(choice, args, synchronous=synchronous), choice.banner, True
+
+
+# ----------------------------------------------------------------------------------- ZeroGPU
 
 
 def on_zerogpu(forced: bool = False) -> bool:
