@@ -20,6 +20,7 @@ from ..errors import InputTooLongError, ModelNotConfiguredError, PromptError
 from ..tasks.backend import EventStream, Progress, final_result
 from ..tasks.limits import Limits
 from ..tasks.types import TaskRequest, TaskResult
+from . import vllm_omni
 from .answers import SseReader, once_result
 from .pool import PROTOCOLS, EnginePool, RemoteError, parse_urls
 from .wire import Call, to_call
@@ -49,7 +50,6 @@ class RemoteBackend:
         self._http = httpx.Client(headers=headers, timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S))
         self._served: dict[str, str] = {}            # engine URL -> its model name (vLLM-Omni)
         if protocol == "vllm-omni":
-            from . import vllm_omni
             self._to_call, self.reader = vllm_omni.to_call, vllm_omni.OmniReader
         else:
             self._to_call, self.reader = to_call, SseReader

@@ -70,8 +70,8 @@ def _bytes_per(dtype: torch.dtype) -> int:
 def lm_weight_bytes(config, dtype: torch.dtype, quantize: Optional[str] = None) -> int:
     """Bytes of the LM's weights, from the model built on the meta device. ``quantize``:
     Linear weights of the backbone and heads at int8/int4 (see :mod:`mimo_core.lm.quantize`)."""
-    from ..lm.loading import build_meta_model
-    from ..lm.quantize import quantized_linears
+    from ..lm.loading import build_meta_model      # mimo_core.lm imports transformers: at the
+    from ..lm.quantize import quantized_linears    # plan, not when the facade is imported
 
     model = build_meta_model(config)
     per = _bytes_per(dtype)
@@ -94,7 +94,7 @@ def kv_cache_bytes(config, dtype: torch.dtype, max_batch: int, context_groups: i
 
 
 def codec_weight_bytes(config, dtype: torch.dtype) -> int:
-    from ..codec.model import build_model
+    from ..codec.model import build_model         # (as above: mimo_core.codec imports transformers)
 
     return sum(p.numel() for p in build_model(config, "meta").parameters()) * _bytes_per(dtype)
 
@@ -107,7 +107,7 @@ def config_dir(spec, role: Role) -> Path:
     if is_tiny(spec) or Path(text).expanduser().exists() or text.count("/") != 1:
         return resolve_spec(spec, role)
     try:
-        from huggingface_hub import hf_hub_download
+        from huggingface_hub import hf_hub_download   # only a Hub spec needs it
         return Path(hf_hub_download(text, "config.json")).parent
     except Exception:  # noqa: BLE001 - offline, gated ...: resolve_spec gives the readable error
         return resolve_spec(spec, role)
