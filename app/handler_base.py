@@ -21,6 +21,7 @@ import gradio as gr
 import numpy as np
 
 from mimo_core.errors import MimoError
+from mimo_core.tasks.backend import Backend
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.types import TaskResult
 
@@ -143,7 +144,7 @@ class StreamState:
 class HandlerBase:
     """Cancellation, streaming and the Model tab, over one model backend."""
 
-    def __init__(self, backend: Any, *, banner: Optional[str] = None, stream_audio: bool = True):
+    def __init__(self, backend: Backend, *, banner: Optional[str] = None, stream_audio: bool = True):
         self.backend = backend
         self.banner = banner                  # shown on top of the UI (the tiny-model warning)
         self.stream_audio = stream_audio      # False when ffmpeg is missing: no live player
@@ -153,7 +154,7 @@ class HandlerBase:
     @property
     def limits(self) -> Limits:
         """What the backend accepts (it checks every request; the UI only converts)."""
-        return getattr(self.backend, "limits", None) or Limits()
+        return self.backend.limits
 
     # -- cancellation ------------------------------------------------------------------
     def _new_cancel(self, request: Optional[gr.Request], task: str) -> threading.Event:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Optional
 import gradio as gr
 
 from mimo_core.errors import PromptError
+from mimo_core.tasks.backend import Backend
 from mimo_core.tasks.registry import task_spec
 
 from .conversation import ConversationHandlers
@@ -40,7 +41,7 @@ class Handlers(ConversationHandlers, HandlerBase):
     when the live player cannot work (no ffmpeg); ``presets``: few-shot presets by key.
     """
 
-    def __init__(self, backend: Any, *, banner: Optional[str] = None, stream_audio: bool = True,
+    def __init__(self, backend: Backend, *, banner: Optional[str] = None, stream_audio: bool = True,
                  presets: Optional[dict[str, Preset]] = None):
         super().__init__(backend, banner=banner, stream_audio=stream_audio)
         self.presets = load_presets() if presets is None else presets

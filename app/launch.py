@@ -4,7 +4,11 @@
 
 With no model flag the official repos are used (downloaded with progress bars on first use);
 when they cannot be had (offline, no disk), the app falls back to the ``tiny`` demo model and
-says so in a red banner on every page. ``--tiny`` forces the demo model.
+says so in a red banner on every page (:func:`app.backend.choose_models`). ``--tiny`` forces
+the demo model.
+
+Gradio is imported by the functions that build and serve the UI, not by this module: building
+the command-line parser (which registers this command) stays light.
 """
 
 from __future__ import annotations
@@ -14,35 +18,33 @@ import logging
 import os
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from .outputs import DEFAULT_MAX_AGE_MIN, DEFAULT_MAX_MB
+from mimo_core.cli.common import add_model_args
+from mimo_core.errors import MimoError
+from mimo_core.remote.cli import add_engine_args
+
+from .backend import load_at_startup, make_backend, on_zerogpu, open_engine, spaces_gpu
+from .inputs import output_dir
+from .openai_api import build_api, mount_route
+from .outputs import DEFAULT_MAX_AGE_MIN, DEFAULT_MAX_MB, OutputBounds, OutputCleaner
+from .presets import ASSETS_DIR
+from .serve import add_api_args, api_config, warn_if_exposed
+from .voice import voice_routes
+
+if TYPE_CHECKING:
+    from mimo_core.tasks.backend import Backend
+
+    from .handlers import Handlers
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 7860
-TINY_BANNER = (
-    "DEMO MODEL: this app is running the tiny random 'tiny' model, so every output is NOISE, "
-    "not speech or meaningful text. {reason}To use the real MiMo-Audio weights, run it where "
-    "huggingface.co is reachable (they download on first start: ~35 GB), or pass local copies: "
-    "python run_mimo_audio.py --model-path DIR --base-model-path DIR --tokenizer-path DIR")
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    instruct: str
-    base: str
-    tokenizer: str
-    banner: Optional[str] = None          # set when the demo model is used
-
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("app", help="launch the web UI (the default command)",
                               description="Launch the MiMo-Audio Studio web UI.")
-    from mimo_core.cli.common import add_model_args
-
     add_model_args(p)           # --model-path --base-model-path --tokenizer-path --device --dtype
     p.add_argument("--tiny", action="store_true",
                    help="force the tiny random demo model (its output is noise)")
@@ -63,9 +65,6 @@ def register(subparsers: Any) -> None:
                    help="remove files no session was offered for this many minutes")
     o.add_argument("--output-max-mb", type=float, default=DEFAULT_MAX_MB,
                    help="beyond this total size remove such files oldest first (0: no size bound)")
-    from mimo_core.remote.cli import add_engine_args
-
-    from .serve import add_api_args
     add_api_args(p)             # --api-key --cors-origin --voices --max-upload-mb (the /v1 API)
     add_engine_args(p)          # --engine-url: remote engines instead of local weights
     p.set_defaults(func=main)
@@ -96,57 +95,11 @@ def use_persistent_cache(data: Path = PERSISTENT_DIR) -> Optional[str]:
     return os.environ["HF_HOME"]
 
 
-def choose_models(args: argparse.Namespace) -> ModelChoice:
-    """Which checkpoints to serve; falls back to ``tiny`` (with a banner) when the official
-    repos cannot be had and no model flag was given."""
-    from mimo_core.errors import ModelLoadError
-    from mimo_core.resolve import DEFAULT_SPECS, TINY, Role, fill_specs, resolve_spec
-
-    if args.tiny:
-        return ModelChoice(TINY, TINY, TINY, TINY_BANNER.format(reason="(--tiny was given.) "))
-    given = (args.model_path, args.base_model_path, args.tokenizer_path)
-    if any(given):
-        # explicit choices are used as given; a missing one means the official repo, or
-        # 'tiny' when any given one is 'tiny' (the same rule as the CLI)
-        return ModelChoice(*fill_specs(*given), _banner_if_tiny(given))
-    try:
-        # fetch what the first page needs now (progress bars on stderr); Base on first use
-        tokenizer = str(resolve_spec(None, Role.TOKENIZER))
-        instruct = str(resolve_spec(None, Role.INSTRUCT))
-    except ModelLoadError as exc:
-        print(f"warning: {exc}", file=sys.stderr)
-        print("warning: falling back to the tiny DEMO model; its output is noise", file=sys.stderr)
-        reason = f"(The official weights could not be had: {exc}.) "
-        return ModelChoice(TINY, TINY, TINY, TINY_BANNER.format(reason=reason))
-    return ModelChoice(instruct, DEFAULT_SPECS[Role.BASE], tokenizer)
-
-
-def _banner_if_tiny(specs: tuple) -> Optional[str]:
-    from mimo_core.resolve import is_tiny
-    named = [s for s in specs if s and is_tiny(s)]
-    if named:
-        return TINY_BANNER.format(reason="('tiny' was chosen on the command line.) ")
-    return None
-
-
-def open_model(choice: ModelChoice, args: argparse.Namespace, *, synchronous: bool = False) -> Any:
-    """The ``MimoAudio`` facade over the chosen checkpoints (models load on first use);
-    ``synchronous``: no engine worker threads (ZeroGPU)."""
-    from mimo_core.cli.common import model_options_from_args, resolve_device_dtype
-    from mimo_core.tasks import MimoAudio
-
-    device, dtype = resolve_device_dtype(args.device, args.dtype)
-    # on ZeroGPU the main process has no CUDA to measure: no memory plan checks there
-    return MimoAudio.from_specs(choice.instruct, choice.base, choice.tokenizer,
-                                device=device, dtype=dtype, synchronous=synchronous,
-                                measure_memory=not synchronous, **model_options_from_args(args))
-
-
 # ----------------------------------------------------------------------------------- server
 def share_reachable(timeout_s: float = 5.0) -> tuple[bool, str]:
     """Whether the Gradio share server answers from this network (and why not)."""
-    import httpx
-    from gradio import networking
+    import httpx                            # (only this check needs it: not with the parser)
+    from gradio import networking           # gradio
 
     if os.environ.get("GRADIO_SHARE_SERVER_ADDRESS"):
         return True, ""
@@ -159,8 +112,6 @@ def share_reachable(timeout_s: float = 5.0) -> tuple[bool, str]:
 
 def allowed_paths() -> list[str]:
     """Folders the browser may fetch files from: our example clips and our output files."""
-    from .inputs import output_dir
-    from .presets import ASSETS_DIR
     return [str(ASSETS_DIR), str(output_dir())]
 
 
@@ -169,7 +120,7 @@ def launch(demo: Any, args: argparse.Namespace, *, block: bool = True, api: Any 
     """Queue settings, then serve; ``--share`` degrades to local with one clear line.
     ``api``: the OpenAI-compatible FastAPI app, served under /v1 on the same port; ``routes``:
     more server routes (the voice-chat websocket)."""
-    from .ui import CSS
+    from .ui import CSS                     # gradio
 
     demo.queue(default_concurrency_limit=max(1, args.concurrency), max_size=max(1, args.max_queue))
     share = bool(args.share)
@@ -181,8 +132,6 @@ def launch(demo: Any, args: argparse.Namespace, *, block: bool = True, api: Any 
             share = False
     server_routes = list(routes)
     if api is not None:
-        from .openai_api import mount_route
-        from .serve import warn_if_exposed
         warn_if_exposed(args, share)
         server_routes.append(mount_route(api))
     return demo.launch(server_name=args.server_name, server_port=args.port, share=share,
@@ -195,10 +144,7 @@ def start_output_cleaner(demo: Any, args: argparse.Namespace) -> Any:
     """Sweep our output folder and gradio's cache on a daemon thread (app/outputs.py). Call it
     after building the app, before serving: the files gradio has cached by then (example clips,
     default values) are what every page refers to, so they are kept."""
-    from gradio.utils import get_upload_folder
-
-    from .inputs import output_dir
-    from .outputs import OutputBounds, OutputCleaner
+    from gradio.utils import get_upload_folder  # gradio
 
     built = [p for block in demo.blocks.values()
              for p in (*getattr(block, "temp_files", ()), *getattr(block, "keep_in_cache", ()))]
@@ -211,9 +157,8 @@ def ffmpeg_available() -> bool:
     return shutil.which("ffmpeg") is not None
 
 
-def make_handlers(model: Any, banner: Optional[str], *, zerogpu: bool = False) -> Any:
-    from .backend import make_backend
-    from .handlers import Handlers
+def make_handlers(model: Backend, banner: Optional[str], *, zerogpu: bool = False) -> Handlers:
+    from .handlers import Handlers          # gradio
     stream_audio = ffmpeg_available()
     if not stream_audio:
         print("warning: ffmpeg not found; audio plays when generation ends instead of while it "
@@ -222,19 +167,13 @@ def make_handlers(model: Any, banner: Optional[str], *, zerogpu: bool = False) -
 
 
 def main(args: argparse.Namespace) -> int:
-    from mimo_core.errors import MimoError
-    from .backend import load_at_startup, on_zerogpu, spaces_gpu
-    from .inputs import output_dir
-    from .ui import build_app
+    from .ui import build_app               # gradio
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     # gradio's cache in a folder of our own: the cleaner must not age another app's files
     os.environ.setdefault("GRADIO_TEMP_DIR", str(output_dir() / "gradio"))
-    from .openai_api import build_api
-    from .serve import api_config, open_engine
-    from .voice import voice_routes
-    zerogpu = on_zerogpu(getattr(args, "zerogpu", False))
+    zerogpu = on_zerogpu(args.zerogpu)
     if use_persistent_cache():
         log.info("Hugging Face cache on persistent storage: %s", os.environ["HF_HOME"])
     try:

@@ -15,12 +15,21 @@ import os
 import sys
 from typing import Any, Optional
 
+from fastapi import FastAPI
+
+from mimo_core.cli.common import add_model_args
+from mimo_core.errors import MimoError
+from mimo_core.remote.cli import add_engine_args
+from mimo_core.tasks.backend import Backend
+
+from .backend import make_backend, open_engine
+from .openai_api import API_KEY_ENV, ApiConfig, build_api, exposure_warning, mount_route
+from .openai_api.admission import BYTES_PER_MB, ReadyGate
+
 DEFAULT_PORT = 8000
 
 
 def register(subparsers: Any) -> None:
-    from mimo_core.cli.common import add_model_args
-
     p = subparsers.add_parser("serve", help="serve the OpenAI-compatible API only (no UI)",
                               description="Serve the OpenAI-compatible HTTP API (/v1) without the web UI.")
     add_model_args(p)
@@ -31,15 +40,12 @@ def register(subparsers: Any) -> None:
     s.add_argument("--root-path", default=None, help="URL prefix when served behind a proxy")
     s.add_argument("--max-queue", type=int, default=64, help="API requests allowed in flight (429 beyond)")
     add_api_args(p)
-    from mimo_core.remote.cli import add_engine_args
     add_engine_args(p)
     p.set_defaults(func=main)
 
 
 def add_api_args(parser: argparse.ArgumentParser) -> None:
     """The API's flags, shared by ``serve`` and ``app``."""
-    from .openai_api import API_KEY_ENV
-
     g = parser.add_argument_group("OpenAI-compatible API (/v1)")
     g.add_argument("--api-key", default=os.environ.get(API_KEY_ENV),
                    help=f"require 'Authorization: Bearer KEY' on every /v1 call (default: ${API_KEY_ENV})")
@@ -55,21 +61,7 @@ def add_api_args(parser: argparse.ArgumentParser) -> None:
                         "default: the model's context)")
 
 
-def open_engine(args: argparse.Namespace, *, synchronous: bool = False) -> tuple[Any, Optional[str], bool]:
-    """(backend, demo banner or None, is local) for the model flags or ``--engine-url``;
-    ``synchronous``: no engine worker threads (ZeroGPU)."""
-    if getattr(args, "engine_url", None):
-        from mimo_core.remote.cli import remote_from_args
-        return remote_from_args(args), None, False
-    from .launch import choose_models, open_model
-    choice = choose_models(args)
-    return open_model(choice, args, synchronous=synchronous), choice.banner, True
-
-
-def api_config(args: argparse.Namespace) -> Any:
-    from .openai_api import ApiConfig
-    from .openai_api.admission import BYTES_PER_MB
-
+def api_config(args: argparse.Namespace) -> ApiConfig:
     cap = int(args.max_upload_mb * BYTES_PER_MB) if args.max_upload_mb else None
     return ApiConfig(api_key=args.api_key or None, max_in_flight=args.max_queue, max_upload_bytes=cap,
                      cors_origins=tuple(args.cors_origin), voices_dir=args.voices,
@@ -78,37 +70,26 @@ def api_config(args: argparse.Namespace) -> Any:
 
 def warn_if_exposed(args: argparse.Namespace, share: bool = False) -> Optional[str]:
     """Print (and return) the loud warning for a keyless API reachable from other machines."""
-    from .openai_api import exposure_warning
-
     line = exposure_warning("a public share link" if share else args.server_name, args.api_key)
     if line:
         print("\n" + "!" * 100 + f"\n{line}\n" + "!" * 100 + "\n", file=sys.stderr)
     return line
 
 
-def build_server_app(backend: Any, config: Any, ready: Any = None) -> Any:
+def build_server_app(backend: Backend, config: ApiConfig, ready: Optional[ReadyGate] = None) -> FastAPI:
     """A FastAPI app with the API under /v1 (what ``serve`` runs)."""
-    from fastapi import FastAPI
-
-    from .openai_api import build_api, mount_route
-
     return FastAPI(docs_url=None, redoc_url=None, openapi_url=None,
                    routes=[mount_route(build_api(backend, config, ready))])
 
 
-def preload(model: Any) -> None:
+def preload(model: Backend) -> None:
     """Load what the OpenAI endpoints need (Instruct LM, audio tokenizer) before serving them."""
     model.load("tokenizer")
     model.load("instruct")
 
 
 def main(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from mimo_core.errors import MimoError
-
-    from .backend import make_backend
-    from .openai_api.admission import ReadyGate
+    import uvicorn                          # (only serving needs it: not with the parser)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

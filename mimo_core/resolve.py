@@ -8,12 +8,14 @@ A spec is one of
     (deterministic, seeded) into ``$MIMO_TINY_DIR`` or ``~/.cache/mimo_audio_studio/tiny-v1-<recipe hash>``.
     Their output is noise; everything that resolves ``tiny`` logs a loud warning.
 
+The first two are :func:`mimo_core.hub.checkpoint_dir`, which the loaders use as well.
 Three roles: the Instruct LM, the Base LM and the audio tokenizer. The text tokenizer always
 lives beside an LM checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -23,6 +25,7 @@ from enum import Enum
 from pathlib import Path
 
 from .errors import ModelLoadError
+from .hub import checkpoint_dir
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,6 @@ def tiny_root() -> Path:
 def tiny_recipe_hash() -> str:
     """A short hash of the code that writes the tiny checkpoints, so a cache built by an
     older recipe is never reused after an upgrade (it is rebuilt beside it instead)."""
-    import hashlib
-
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for rel in ("resolve.py", "lm/tiny.py", "codec/tiny.py", "text/tiny_tokenizer.py"):
@@ -90,6 +91,7 @@ def _round_up(n: int, multiple: int) -> int:
 def _write_tiny_tree(out: Path, seed: int) -> None:
     """Write text tokenizer + tiny LM into ``out/lm`` and the tiny audio tokenizer into
     ``out/audio_tokenizer``. The Base and Instruct roles share the same random LM."""
+    # the writers import torch: imported by a build, so that resolving a spec stays light
     from .codec.tiny import write_tiny_audio_tokenizer
     from .lm.tiny import write_tiny_lm
     from .text.tiny_tokenizer import write_tiny_text_tokenizer
@@ -146,36 +148,6 @@ def ensure_tiny(root: Path | None = None, seed: int = TINY_SEED) -> Path:
     return root
 
 
-def _looks_like_repo_id(spec: str) -> bool:
-    parts = spec.split("/")
-    return (len(parts) == 2 and all(parts) and not spec.startswith((".", "~"))
-            and "\\" not in spec and not any(p in (".", "..") for p in parts))
-
-
-def download_repo(repo_id: str) -> Path:
-    """``snapshot_download`` with its progress bars; any failure -> one-line ModelLoadError."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (GatedRepoError, HFValidationError, LocalEntryNotFoundError,
-                                        RepositoryNotFoundError)
-
-    try:
-        return Path(snapshot_download(repo_id))
-    except LocalEntryNotFoundError as exc:
-        raise ModelLoadError(
-            f"cannot download {repo_id!r}: the Hugging Face Hub is unreachable (offline?) and it is "
-            "not in the local cache; download it elsewhere and pass its local directory, or use 'tiny'"
-        ) from exc
-    except GatedRepoError as exc:
-        raise ModelLoadError(f"{repo_id!r} is gated: log in with `hf auth login` and accept its terms") from exc
-    except RepositoryNotFoundError as exc:
-        raise ModelLoadError(f"no Hugging Face repo {repo_id!r} (check the spelling, or pass a local directory)") from exc
-    except HFValidationError as exc:
-        raise ModelLoadError(f"{repo_id!r} is neither a local directory nor a valid repo id") from exc
-    except Exception as exc:  # noqa: BLE001 - network errors of every kind
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"cannot download {repo_id!r}: {first}") from exc
-
-
 def resolve_spec(spec: str | os.PathLike | None, role: Role | str) -> Path:
     """Return the local directory holding ``role``'s checkpoint for ``spec``.
 
@@ -187,16 +159,7 @@ def resolve_spec(spec: str | os.PathLike | None, role: Role | str) -> Path:
     if is_tiny(spec):
         warn_tiny(role.value)
         return ensure_tiny() / _TINY_SUBDIR[role]
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise ModelLoadError(f"{_LABELS[role]} path {spec} is a file; pass its directory")
-    text = str(spec)
-    if _looks_like_repo_id(text):             # (an absolute path never looks like one)
-        return download_repo(text)
-    raise ModelLoadError(f"{_LABELS[role]} directory not found: {spec} does not exist "
-                         "and is not a Hugging Face repo id")
+    return checkpoint_dir(spec, _LABELS[role])
 
 
 def fill_specs(instruct=None, base=None, tokenizer=None, *, official: bool = True) -> tuple:

@@ -6,6 +6,7 @@ import sys
 import types
 
 
+import app.backend as backend
 import app.launch as launch
 from app.backend import ZeroGpuBackend, make_backend
 from tests.browser.fake_backend import FakeMimoAudio
@@ -31,7 +32,7 @@ def test_every_flag_is_there():
 
 
 def test_tiny_flag_forces_the_demo_model_with_a_banner():
-    choice = launch.choose_models(parse("--tiny"))
+    choice = backend.choose_models(parse("--tiny"))
     assert (choice.instruct, choice.base, choice.tokenizer) == ("tiny", "tiny", "tiny")
     assert "NOISE" in choice.banner and "--model-path" in choice.banner
 
@@ -40,23 +41,23 @@ def test_offline_falls_back_to_tiny_and_says_why(monkeypatch, capsys):
     def offline(spec, role):
         raise ModelLoadError("the Hugging Face Hub is unreachable (offline?)")
     monkeypatch.setattr("mimo_core.resolve.resolve_spec", offline)
-    choice = launch.choose_models(parse())
+    choice = backend.choose_models(parse())
     assert choice.instruct == "tiny" and "unreachable" in choice.banner
     assert "falling back to the tiny DEMO model" in capsys.readouterr().err
 
 
 def test_official_repos_when_they_can_be_had(monkeypatch, tmp_path):
     monkeypatch.setattr("mimo_core.resolve.resolve_spec", lambda spec, role: tmp_path / str(role.value))
-    choice = launch.choose_models(parse())
+    choice = backend.choose_models(parse())
     assert choice.banner is None
     assert choice.instruct == str(tmp_path / "instruct") and choice.tokenizer == str(tmp_path / "tokenizer")
     assert choice.base == "XiaomiMiMo/MiMo-Audio-7B-Base"          # fetched on first use
 
 
 def test_explicit_paths_are_used_as_given():
-    choice = launch.choose_models(parse("--model-path", "/models/instruct"))
+    choice = backend.choose_models(parse("--model-path", "/models/instruct"))
     assert choice.instruct == "/models/instruct" and choice.banner is None
-    assert launch.choose_models(parse("--model-path", "tiny")).banner
+    assert backend.choose_models(parse("--model-path", "tiny")).banner
 
 
 def test_model_path_tiny_serves_tiny_in_every_role(monkeypatch):
@@ -64,10 +65,10 @@ def test_model_path_tiny_serves_tiny_in_every_role(monkeypatch):
     def no_download(spec, role):
         raise AssertionError(f"resolved {spec} for {role}")
     monkeypatch.setattr("mimo_core.resolve.resolve_spec", no_download)
-    choice = launch.choose_models(parse("--model-path", "tiny"))
+    choice = backend.choose_models(parse("--model-path", "tiny"))
     assert (choice.instruct, choice.base, choice.tokenizer) == ("tiny", "tiny", "tiny")
     assert "NOISE" in choice.banner
-    mixed = launch.choose_models(parse("--model-path", "/models/instruct", "--tokenizer-path", "tiny"))
+    mixed = backend.choose_models(parse("--model-path", "/models/instruct", "--tokenizer-path", "tiny"))
     assert (mixed.instruct, mixed.base, mixed.tokenizer) == ("/models/instruct", "tiny", "tiny")
 
 
@@ -102,7 +103,7 @@ def test_share_with_network_asks_gradio_for_a_link(monkeypatch):
 
 
 def test_zerogpu_only_on_a_zerogpu_space_or_when_forced(monkeypatch):
-    model = FakeMimoAudio(groups=2, step_s=0)
+    model = FakeMimoAudio(groups=2, step_s=0, batching=False)     # as a synchronous facade
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     assert make_backend(model) is model                    # spaces installed or not
     seen = []
@@ -127,7 +128,7 @@ def test_zerogpu_only_on_a_zerogpu_space_or_when_forced(monkeypatch):
 def test_main_reports_a_bad_model_in_one_line(monkeypatch, capsys):
     def broken(choice, args, **options):
         raise ModelLoadError("no such directory: /nope")
-    monkeypatch.setattr(launch, "open_model", broken)
+    monkeypatch.setattr(backend, "open_model", broken)
     assert launch.main(parse("--model-path", "/nope")) == 1
     assert capsys.readouterr().err.strip() == "error: no such directory: /nope"
 

@@ -9,6 +9,7 @@ import torch
 from mimo_core.engine import Engine, GenerationRequest, GenerationResult, GroupEvent, SamplerConfig, StopReason
 from mimo_core.errors import InputTooLongError, PromptError
 from mimo_core.lm.tiny import build_tiny_lm
+from mimo_core.streams import drain
 
 VOCAB, EMPTY, STOP_A, STOP_B = 512, 500, 501, 502
 EMPTY_CODES = (1024, 1024, 128, 128, 128, 128, 128, 128)
@@ -146,7 +147,7 @@ def test_scheduler_serves_concurrent_callers_like_generate(model):
     results = [None] * 4
     with engine.scheduler() as scheduler:
         def call(i):
-            results[i] = scheduler.submit(reqs[i]).wait()
+            results[i] = drain(scheduler.submit(reqs[i]))
         threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
         for t in threads:
             t.start()
@@ -171,9 +172,9 @@ def test_cancelling_frees_the_slot_for_the_next_request(model):
         long_run.cancel()
         rest = list(it)
         assert rest[-1].stop_reason is StopReason.CANCELLED and rest[-1].new_groups < 500
-        done = queued.wait()                             # got the freed slot and ran to its end
+        done = drain(queued)                             # got the freed slot and ran to its end
         assert done.stop_reason is StopReason.MAX_NEW_GROUPS and done.new_groups == 4
-        skipped = never.wait()
+        skipped = drain(never)
         assert skipped.stop_reason is StopReason.CANCELLED and skipped.new_groups == 0
 
 

@@ -15,8 +15,8 @@ openai = pytest.importorskip("openai", reason="the openai client is not installe
 
 @pytest.fixture(scope="module")
 def app_url(tiny, tmp_path_factory):
-    from app.backend import make_backend
-    from app.launch import TINY_BANNER, make_handlers
+    from app.backend import TINY_BANNER, make_backend
+    from app.launch import make_handlers
     from app.openai_api import ApiConfig, build_api
     from app.ui import build_app
     from mimo_core.tasks import MimoAudio

@@ -14,9 +14,9 @@ from mimo_core.codec.config import real_config
 from mimo_core.errors import DeviceError
 from mimo_core.lm.config import MimoLMConfig
 from mimo_core.resolve import Role
+from mimo_core.runtime.placement import (GB, Need, codec_weight_bytes, kv_cache_bytes,
+                                         lm_weight_bytes, plan_memory)
 from mimo_core.tasks import MimoAudio
-from mimo_core.tasks.placement import (GB, Need, codec_weight_bytes, kv_cache_bytes,
-                                       lm_weight_bytes, plan_memory)
 from mimo_core.tasks.types import ChatRequest, ContinueRequest, GenerationOptions
 
 import numpy as np
@@ -192,11 +192,11 @@ def test_a_model_that_cannot_fit_alone_fails_before_loading(tiny, two_lms):
 # ------------------------------------------------------------------- flags to devices
 def test_device_flags_reach_the_manager(tiny):
     from run_mimo_audio import build_parser
-    import app.launch as launch
+    import app.backend as backend
 
     args = build_parser().parse_args(["app", "--tiny", "--device", "cpu", "--tokenizer-device", "cpu",
                                       "--base-device", "cpu", "--quantize", "int8"])
-    mimo = launch.open_model(launch.choose_models(args), args)
+    mimo = backend.open_model(backend.choose_models(args), args)
     try:
         assert mimo.models.devices == {T: "cpu", I: "cpu", B: "cpu"}
         assert mimo.models.quantize == "int8" and mimo.status()["quantize"] == "int8"

@@ -11,7 +11,7 @@ import torch
 from mimo_core.errors import DeviceError
 from mimo_core.lm import load_mimo_lm
 from mimo_core.lm.quantize import check_mode, held_bytes, quantize_lm, quantized_linears
-from mimo_core.tasks.placement import lm_weight_bytes
+from mimo_core.runtime.placement import lm_weight_bytes
 
 
 def test_the_backbone_and_heads_are_the_targets(tiny):

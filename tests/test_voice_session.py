@@ -5,7 +5,9 @@ and one turn on the real tiny model."""
 from __future__ import annotations
 
 import queue
+import threading
 import time
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -13,8 +15,9 @@ import pytest
 from app.voice.session import (BARGE_IN, ERROR, REPLY_AUDIO, REPLY_DONE, REPLY_TEXT, SPEECH_END,
                                SPEECH_START, VoiceSession)
 from app.voice.turns import TurnSettings
+from mimo_core.tasks.backend import EventStream
 from mimo_core.tasks.limits import Limits
-from mimo_core.tasks.types import DialogueRequest, GenerationOptions
+from mimo_core.tasks.types import DialogueRequest, GenerationOptions, TaskRequest
 from tests.browser.fake_backend import FakeMimoAudio
 from tests.test_voice_turns import loud, signal
 
@@ -150,7 +153,7 @@ def test_a_turn_longer_than_the_audio_limit_is_cut_there():
 
 
 class Failing(FakeMimoAudio):
-    def stream(self, request, cancel=None):
+    def stream(self, request: TaskRequest, cancel: Optional[threading.Event] = None) -> EventStream:
         from mimo_core.errors import PromptError
         raise PromptError("the system prompt is too long")
 

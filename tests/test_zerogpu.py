@@ -19,8 +19,8 @@ from app.backend import (GPU_MAX_SECONDS, GPU_MIN_SECONDS, ZeroGpuBackend, gpu_s
 from app.handlers import Handlers
 from mimo_core.constants import SAMPLE_RATE
 from mimo_core.errors import DeviceError
+from mimo_core.runtime import ModelManager
 from mimo_core.tasks import MimoAudio
-from mimo_core.tasks.models import ModelManager
 from mimo_core.tasks.types import (ChatRequest, ContinueRequest, GenerationOptions, StreamEvent,
                                    TaskResult, TTSRequest)
 from tests.zerogpu_double import ForkedGPU

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mimo_core.errors import MimoError
+from mimo_core.tasks.backend import Backend
 
 from .admission import InFlight, ReadyGate, default_upload_cap, read_body
 from .audio_cache import AudioCache
@@ -49,11 +50,9 @@ class ApiConfig:
 class ApiContext:
     """Everything a route needs, built once per server."""
 
-    def __init__(self, backend: Any, config: ApiConfig, ready: ReadyGate):
+    def __init__(self, backend: Backend, config: ApiConfig, ready: ReadyGate):
         self.backend, self.config, self.ready = backend, config, ready
-        limits = getattr(backend, "limits", None)
-        self.upload_cap = config.max_upload_bytes or default_upload_cap(
-            getattr(limits, "max_audio_seconds", 300.0))
+        self.upload_cap = config.max_upload_bytes or default_upload_cap(backend.limits.max_audio_seconds)
         self.in_flight = InFlight(config.max_in_flight)
         self._catalog = Catalog.from_status(backend.status())
         self.voices = Voices.from_folder(config.voices_dir)
@@ -104,7 +103,7 @@ class ApiContext:
         return model_events(events, cancel, slot)
 
 
-def build_api(backend: Any, config: Optional[ApiConfig] = None, ready: Optional[ReadyGate] = None) -> FastAPI:
+def build_api(backend: Backend, config: Optional[ApiConfig] = None, ready: Optional[ReadyGate] = None) -> FastAPI:
     """The /v1 app over ``backend`` (the facade, or what ``app.backend.make_backend`` gives)."""
     from . import routes_audio, routes_chat, routes_mimo
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from mimo_core.constants import SAMPLE_RATE
 from mimo_core.errors import MimoError
+from mimo_core.tasks.backend import Backend
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.types import Conversation, DialogueRequest, GenerationOptions
 
@@ -77,7 +78,7 @@ class VoiceSession:
     per-frame speech classifier (default: :class:`WebRtcVad`); ``clock``: for tests.
     """
 
-    def __init__(self, backend: Any, *, limits: Optional[Limits] = None,
+    def __init__(self, backend: Backend, *, limits: Optional[Limits] = None,
                  settings: TurnSettings = TurnSettings(), classify: Optional[FrameClassifier] = None,
                  voice_prompt: Any = None, system_prompt: Optional[str] = None,
                  options: GenerationOptions = GenerationOptions(),
@@ -207,9 +208,7 @@ class VoiceSession:
                     if ev.result is not None:
                         result = ev.result
             finally:
-                close = getattr(events, "close", None)
-                if close is not None:
-                    close()                      # leaving early cancels the engine request
+                events.close()                   # leaving early cancels the engine request
         except MimoError as exc:
             self.outbox.put(VoiceEvent(ERROR, turn, text=str(exc)))
         with self._lock:

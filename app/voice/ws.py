@@ -31,6 +31,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from mimo_core.constants import SAMPLE_RATE
 from mimo_core.errors import MimoError, PromptError
+from mimo_core.tasks.backend import Backend
 from mimo_core.tasks.defaults import groups_for_seconds
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.types import GenerationOptions
@@ -71,7 +72,7 @@ def _rate(value: Any) -> int:
 class _Connection:
     """One websocket: its session, declared input rate, and what must not be sent any more."""
 
-    def __init__(self, ws: WebSocket, backend: Any, limits: Limits):
+    def __init__(self, ws: WebSocket, backend: Backend, limits: Limits):
         self.ws, self.rate = ws, _rate(ws.query_params.get("rate", SAMPLE_RATE))
         self.session = VoiceSession(backend, limits=limits)
         self.cut: set[int] = set()               # turns interrupted: their audio is dropped
@@ -125,7 +126,7 @@ class _Connection:
                 await self.send(text=event_json(event))
 
 
-async def voice_socket(ws: WebSocket, backend: Any, limits: Limits) -> None:
+async def voice_socket(ws: WebSocket, backend: Backend, limits: Limits) -> None:
     await ws.accept()
     try:
         conn = _Connection(ws, backend, limits)
@@ -161,9 +162,9 @@ async def voice_socket(ws: WebSocket, backend: Any, limits: Limits) -> None:
         pump.cancel()
 
 
-def voice_routes(backend: Any, limits: Optional[Limits] = None) -> list[WebSocketRoute]:
+def voice_routes(backend: Backend, limits: Optional[Limits] = None) -> list[WebSocketRoute]:
     """The routes to add to the app's server (``app_kwargs={"routes": ...}`` at launch)."""
-    limits = limits or getattr(backend, "limits", None) or Limits()
+    limits = limits or backend.limits
 
     async def endpoint(ws: WebSocket) -> None:
         await voice_socket(ws, backend, limits)

@@ -14,6 +14,7 @@ from safetensors import safe_open
 
 from ..checkpoints import check_keys, safetensors_shapes
 from ..errors import ModelLoadError
+from ..hub import checkpoint_dir
 from .config import TokenizerConfig
 
 CONFIG_FILE = "config.json"
@@ -21,9 +22,9 @@ WEIGHTS_FILE = "model.safetensors"
 
 
 def resolve_checkpoint_dir(path_or_repo_id: str | Path) -> Path:
-    """A local directory, a Hugging Face repo id or ``tiny``: :func:`mimo_core.resolve.resolve_spec`."""
-    from ..resolve import Role, resolve_spec
-    return resolve_spec(path_or_repo_id, Role.TOKENIZER)
+    """A local directory or a Hugging Face repo id (:func:`mimo_core.hub.checkpoint_dir`; the
+    ``tiny`` demo checkpoints are :func:`mimo_core.resolve.resolve_spec`'s)."""
+    return checkpoint_dir(path_or_repo_id, "audio tokenizer")
 
 
 def read_state_dict(weights: Path, expected: dict[str, torch.Size], dtype: torch.dtype,

@@ -21,6 +21,7 @@ from .decoder import AudioDecoder
 from .encoder import AudioEncoder, conv_out_length, pooled_length
 from .loading import load_config, read_state_dict, resolve_checkpoint_dir, weights_path
 from .mel import log_mel, min_samples
+from .streaming import StreamingDecoder
 
 ENCODE_SEGMENT_MEL_FRAMES = 6000     # reference: encode in independent 60 s mel segments
 DECODE_CHUNK_FRAMES = 1500           # reference: decode in independent 60 s code chunks
@@ -86,6 +87,11 @@ class AudioTokenizer:
     @property
     def num_quantizers(self) -> int:
         return self.config.num_quantizers
+
+    @property
+    def decode_chunk_frames(self) -> int:
+        """Code frames decoded independently (the streaming decoder restarts at this edge too)."""
+        return DECODE_CHUNK_FRAMES
 
     # ---- encoding -----------------------------------------------------------------
     def mel(self, wav) -> torch.Tensor:
@@ -179,9 +185,8 @@ class AudioTokenizer:
         """codes [C, T] -> float32 CPU waveform [T * 960] (1500-frame chunks, as the reference)."""
         return self.decode_batch([codes])[0]
 
-    def streaming_decoder(self, **options):
+    def streaming_decoder(self, **options) -> StreamingDecoder:
         """A fresh :class:`StreamingDecoder` over this tokenizer (see its docstring for options)."""
-        from .streaming import StreamingDecoder
         return StreamingDecoder(self, **options)
 
 

@@ -20,10 +20,15 @@ boundaries (sample-to-sample steps there stay within the signal's own step range
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
-from . import model as tokenizer_model
+from ..errors import AudioInputError
+
+if TYPE_CHECKING:
+    from .model import AudioTokenizer
 
 DEFAULT_LEFT_CONTEXT_FRAMES = 250    # reference streaming decoder: 10 s of kept left context
 
@@ -37,7 +42,7 @@ class StreamingDecoder:
     fractional) to trade accuracy for latency.
     """
 
-    def __init__(self, tokenizer, *, left_context_frames: int | None = DEFAULT_LEFT_CONTEXT_FRAMES,
+    def __init__(self, tokenizer: AudioTokenizer, *, left_context_frames: int | None = DEFAULT_LEFT_CONTEXT_FRAMES,
                  holdback_frames: float | None = None):
         self.tokenizer = tokenizer
         cfg = tokenizer.config
@@ -88,11 +93,10 @@ class StreamingDecoder:
         if self.channels is None:
             self.channels = codes.shape[0]
         elif codes.shape[0] != self.channels:
-            from ..errors import AudioInputError
             raise AudioInputError(f"stream started with {self.channels} code channels, got {codes.shape[0]}")
         out = []
         while codes.shape[1]:
-            chunk = tokenizer_model.DECODE_CHUNK_FRAMES
+            chunk = self.tokenizer.decode_chunk_frames
             room = chunk - self._frames
             self._append(codes[:, :room])
             codes = codes[:, room:]

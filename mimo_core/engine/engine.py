@@ -24,10 +24,13 @@ from collections.abc import Iterator, Sequence
 
 from ..context import model_context_groups
 from ..lm.modules import MimoAudioLM
+from ..streams import drain
 from .batch import BatchDecoder
 from .eager import EagerDecoder
 from .host_memory import keep_freed_memory
 from .loop import StepLoop
+from .protocols import Decoder
+from .scheduler import BatchScheduler
 from .types import GenerationRequest, GenerationResult, GroupEvent, RequestState, validate_request
 
 
@@ -46,7 +49,7 @@ class Engine:
         limit = model_context_groups(model.config)
         self.context_groups = min(context_groups, limit) if context_groups else limit
         self._lock = threading.Lock()
-        self._decoder = None
+        self._decoder: Decoder | None = None
         if model.device.type == "cpu":
             keep_freed_memory()              # no page faults on a step's big temporaries
 
@@ -56,13 +59,13 @@ class Engine:
         validate_request(req, group_size=cfg.group_size, vocab_sizes=cfg.speech_vocab_sizes,
                          text_vocab=cfg.vocab_size, context_groups=self.context_groups)
 
-    def new_decoder(self, capacity: int | None = None):
+    def new_decoder(self, capacity: int | None = None) -> Decoder:
         """A fresh decoder (its own caches) for this engine's model and path."""
         if not self.fast:
             return EagerDecoder(self.model, self.empty_text_id, self.context_groups)
         return BatchDecoder(self.model, self.empty_text_id, self.context_groups, capacity or self.max_batch)
 
-    def _sync_decoder(self):
+    def _sync_decoder(self) -> Decoder:
         if self._decoder is None:
             self._decoder = self.new_decoder()
         return self._decoder
@@ -73,7 +76,7 @@ class Engine:
         return GenerationStream(self, req)
 
     def generate(self, req: GenerationRequest) -> GenerationResult:
-        return self.stream(req).run()
+        return drain(self.stream(req))          # its last item: the GenerationResult
 
     def generate_batch(self, reqs: Sequence[GenerationRequest]) -> list[GenerationResult]:
         """All requests, advanced together (max_batch rows at a time); results in input order."""
@@ -92,10 +95,8 @@ class Engine:
                 loop.abandon()
         return [results[id(s)] for s in states]
 
-    def scheduler(self, max_batch: int | None = None):
+    def scheduler(self, max_batch: int | None = None) -> BatchScheduler:
         """A continuous-batching scheduler with its own worker thread and caches."""
-        from .scheduler import BatchScheduler
-
         return BatchScheduler(self, max_batch or self.max_batch)
 
 
@@ -111,12 +112,6 @@ class GenerationStream:
     def cancel(self) -> None:
         """Set the request's cancel signal (its own, or the one this stream made for it)."""
         self._state.cancel.set()
-
-    def run(self) -> GenerationResult:
-        for _ in self:
-            pass
-        assert self.result is not None
-        return self.result
 
     def __iter__(self) -> Iterator[GroupEvent | GenerationResult]:
         if self._started:

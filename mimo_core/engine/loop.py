@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from .protocols import Decoder
 from .types import GenerationResult, GroupEvent, RequestState, StopReason
 
 # receives a request's GroupEvents, then its GenerationResult (or the exception that ended it)
@@ -21,7 +22,7 @@ Sink = Callable[[GroupEvent | GenerationResult | BaseException], None]
 
 
 class StepLoop:
-    def __init__(self, decoder, *, contain_errors: bool = False):
+    def __init__(self, decoder: Decoder, *, contain_errors: bool = False):
         """``contain_errors``: a failing prefill goes to that request's sink and a failing step
         to every active request's sink (the loop keeps serving); otherwise failures raise to the
         caller of :meth:`turn`, who calls :meth:`abandon`."""

@@ -6,8 +6,9 @@ there) and returns a :class:`RequestHandle`. The worker turns the shared
 active row by one group per step, routes each group to its handle, and refills a row as soon
 as its request finishes or is cancelled.
 
-A handle is iterated like :class:`~.engine.GenerationStream`: GroupEvents, then the
-GenerationResult as the last item. ``cancel()`` -- or setting the request's own ``cancel``
+A handle is iterated like :class:`~.engine.GenerationStream` (the
+:class:`~.protocols.Handle` protocol): GroupEvents, then the GenerationResult as the last item
+(:func:`mimo_core.streams.drain` returns it). ``cancel()`` -- or setting the request's own ``cancel``
 event -- frees the request's row at the next step (or drops it from the queue if it has not
 started).
 """
@@ -17,9 +18,13 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from .loop import StepLoop
 from .types import GenerationRequest, GenerationResult, GroupEvent, RequestState
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 
 class RequestHandle:
@@ -42,22 +47,17 @@ class RequestHandle:
             if isinstance(item, GenerationResult):
                 return
 
-    def wait(self) -> GenerationResult:
-        """Consume the events and return the result."""
-        for _ in self:
-            pass
-        assert self.result is not None
-        return self.result
-
     # worker side
-    def _push(self, item) -> None:
+    def _push(self, item: GroupEvent | GenerationResult | BaseException) -> None:
         if isinstance(item, GenerationResult):
             self.result = item
         self._items.put(item)
 
 
 class BatchScheduler:
-    def __init__(self, engine, max_batch: int):
+    """The :class:`~.protocols.Scheduler` with a worker thread (see module docstring)."""
+
+    def __init__(self, engine: "Engine", max_batch: int):
         self.engine = engine
         self._work = StepLoop(engine.new_decoder(max_batch), contain_errors=True)
         self._cond = threading.Condition()

@@ -149,3 +149,7 @@ class RequestState:
         prompt = self.request.prompt_ids.to("cpu", torch.long)
         ids = torch.cat([prompt, *self.groups], dim=1) if self.groups else prompt.clone()
         return GenerationResult(ids, self.new_groups, reason, stop_token, self.seed, prompt.shape[1])
+
+
+# what a decoder's step gives per row: the row's request, its new group, its result when it ended
+StepOutput = tuple[RequestState, GroupEvent, GenerationResult | None]

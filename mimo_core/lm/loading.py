@@ -23,6 +23,7 @@ import torch
 
 from ..checkpoints import check_keys, resolve_device, safetensors_shapes
 from ..errors import DeviceError, ModelLoadError
+from ..hub import checkpoint_dir
 from .config import MimoLMConfig
 from .file_reads import read_header, read_into
 from .fusion import allocate, fusion_groups, install, members
@@ -65,9 +66,9 @@ def resolve_attention(attn: str, device: torch.device) -> str:
 
 
 def resolve_checkpoint_dir(path_or_repo_id: str | Path) -> Path:
-    """A local directory, a Hugging Face repo id or ``tiny``: :func:`mimo_core.resolve.resolve_spec`."""
-    from ..resolve import Role, resolve_spec
-    return resolve_spec(path_or_repo_id, Role.INSTRUCT)
+    """A local directory or a Hugging Face repo id (:func:`mimo_core.hub.checkpoint_dir`; the
+    ``tiny`` demo checkpoints are :func:`mimo_core.resolve.resolve_spec`'s)."""
+    return checkpoint_dir(path_or_repo_id, "Instruct model")
 
 
 def checkpoint_files(root: Path) -> list[Path]:

@@ -12,17 +12,17 @@ history. A call that fails before any output is retried on another engine.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Optional
 
 import httpx
 
 from ..errors import InputTooLongError, ModelNotConfiguredError, PromptError
+from ..tasks.backend import EventStream, Progress, final_result
 from ..tasks.limits import Limits
-from .cli import PROTOCOLS
-from ..tasks.types import StreamEvent, TaskResult
+from ..tasks.types import TaskRequest, TaskResult
+from . import vllm_omni
 from .answers import SseReader, once_result
-from .pool import EnginePool, RemoteError, parse_urls
+from .pool import PROTOCOLS, EnginePool, RemoteError, parse_urls
 from .wire import Call, to_call
 
 CONNECT_TIMEOUT_S = 10.0
@@ -34,10 +34,11 @@ class _Retry(Exception):
     """This engine failed before producing output: try another."""
 
 
-
-
 class RemoteBackend:
-    """``protocol``: "mimo" (our API) or "vllm-omni" (its chat endpoint, see :mod:`.vllm_omni`)."""
+    """A :class:`~mimo_core.tasks.backend.Backend` over remote engines. ``protocol``: "mimo"
+    (our API) or "vllm-omni" (its chat endpoint, see :mod:`.vllm_omni`)."""
+
+    batching = True         # the engines batch concurrent requests (ours do; so does vLLM)
 
     def __init__(self, pool: EnginePool, api_key: Optional[str] = None, limits: Optional[Limits] = None,
                  protocol: str = "mimo"):
@@ -49,7 +50,6 @@ class RemoteBackend:
         self._http = httpx.Client(headers=headers, timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S))
         self._served: dict[str, str] = {}            # engine URL -> its model name (vLLM-Omni)
         if protocol == "vllm-omni":
-            from . import vllm_omni
             self._to_call, self.reader = vllm_omni.to_call, vllm_omni.OmniReader
         else:
             self._to_call, self.reader = to_call, SseReader
@@ -59,14 +59,11 @@ class RemoteBackend:
         return cls(EnginePool(parse_urls(urls)), api_key, **kwargs)
 
     # ------------------------------------------------------------------ the facade's API
-    def run(self, request: Any, cancel: Optional[threading.Event] = None, progress=None) -> TaskResult:
-        result = None
-        for event in self.stream(request, cancel):
-            result = event.result if event.result is not None else result
-        assert result is not None
-        return result
+    def run(self, request: TaskRequest, cancel: Optional[threading.Event] = None,
+            progress: Optional[Progress] = None) -> TaskResult:
+        return final_result(self.stream(request, cancel))
 
-    def stream(self, request: Any, cancel: Optional[threading.Event] = None) -> Iterator[StreamEvent]:
+    def stream(self, request: TaskRequest, cancel: Optional[threading.Event] = None) -> EventStream:
         call = self._to_call(request)           # bad input raises here, before any network
         return self._events(call, cancel or threading.Event())
 
@@ -95,7 +92,7 @@ class RemoteBackend:
         self._http.close()
 
     # ------------------------------------------------------------------ calling engines
-    def _events(self, call: Call, cancel: threading.Event) -> Iterator[StreamEvent]:
+    def _events(self, call: Call, cancel: threading.Event) -> EventStream:
         tried: set[str] = set()
         while True:
             engine = self.pool.acquire(tried)
@@ -113,7 +110,7 @@ class RemoteBackend:
             finally:
                 self.pool.release(engine, error)
 
-    def _call(self, url: str, call: Call, cancel: threading.Event) -> Iterator[StreamEvent]:
+    def _call(self, url: str, call: Call, cancel: threading.Event) -> EventStream:
         kwargs = ({"json": call.json} if call.json is not None
                   else {"data": call.form, "files": call.files})
         try:
@@ -129,7 +126,6 @@ class RemoteBackend:
                 yield from self.reader(call).read(response, cancel)
         except httpx.HTTPError as exc:
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
-
 
     def _served_model(self, url: str) -> str:
         """The model name an engine serves (the first of GET /v1/models), asked once."""

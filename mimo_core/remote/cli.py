@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
-PROTOCOLS = ("mimo", "vllm-omni")      # what --engine-protocol accepts (RemoteBackend checks it)
+from .pool import PROTOCOLS
+
+if TYPE_CHECKING:
+    from .backend import RemoteBackend
 
 ENGINE_KEY_ENV = "MIMO_ENGINE_API_KEY"
 
@@ -21,8 +25,7 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
                    help=f"the engines' API key (default: ${ENGINE_KEY_ENV})")
 
 
-def remote_from_args(args: argparse.Namespace):
-    """The backend ``--engine-url`` asks for (call only when it was given); imported here, so
-    building a parser costs no torch import."""
-    from .backend import RemoteBackend
+def remote_from_args(args: argparse.Namespace) -> RemoteBackend:
+    """The backend ``--engine-url`` asks for (call only when it was given)."""
+    from .backend import RemoteBackend      # it imports torch: not when a parser is built
     return RemoteBackend.from_urls(args.engine_url, api_key=args.engine_api_key, protocol=args.engine_protocol)

@@ -12,6 +12,7 @@ from typing import Optional
 from ..errors import MimoError
 
 DEFAULT_DOWN_S = 30.0
+PROTOCOLS = ("mimo", "vllm-omni")      # what an engine may speak: our API, or vLLM-Omni's chat endpoint
 
 
 class RemoteError(MimoError):

@@ -16,9 +16,8 @@ continuous-batching worker per model, so concurrent requests are batched.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
@@ -27,10 +26,11 @@ from ..constants import GROUP_SIZE, SAMPLE_RATE
 from ..errors import MimoError
 from ..prompts import REFERENCE_SILENCE_SECONDS
 from ..resolve import fill_specs, is_tiny, warn_tiny
+from ..runtime import LoadedLM, ModelManager
+from .backend import EventStream, Progress, final_result
 from .defaults import resolve_options
 from .inputs import CodeEncoder
 from .limits import Limits
-from .models import LoadedLM, ModelManager
 from .planning import Prepared, build_prompt, prepare
 from .registry import spec_of
 from .streaming import OutputTracker
@@ -38,9 +38,13 @@ from .types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, Dial
                     FewShotExample, S2SRequest, S2TRequest, StreamEvent, TaskRequest, TaskResult,
                     TTSRequest, Turn, UnderstandRequest)
 
+if TYPE_CHECKING:       # annotations only: the engine and the codec import transformers
+    from ..codec import AudioTokenizer
+    from ..engine import GenerationRequest
+
 
 class MimoAudio:
-    """The task facade (see module docstring).
+    """The task facade (see module docstring); a :class:`~.backend.Backend`.
 
     ``instruct`` / ``base`` / ``tokenizer``: model specs (local dir, HF repo id or ``"tiny"``);
     ``None`` for an LM means "not configured", ``None`` for the tokenizer means the official
@@ -60,6 +64,11 @@ class MimoAudio:
         """Like the constructor; ``"tiny"`` anywhere fills the unset roles with ``"tiny"`` too
         (:func:`~mimo_core.resolve.fill_specs`; the tiny Base and Instruct are the same weights)."""
         return cls(*fill_specs(instruct, base, tokenizer, official=False), **kwargs)
+
+    @property
+    def batching(self) -> bool:
+        """Concurrent requests batch (False when ``synchronous``: ZeroGPU, no worker threads)."""
+        return not self.models.synchronous
 
     # ------------------------------------------------------------------ model management
     def status(self) -> dict:
@@ -85,17 +94,13 @@ class MimoAudio:
 
     # ------------------------------------------------------------------ running tasks
     def run(self, request: TaskRequest, cancel: Optional[threading.Event] = None,
-            progress: Optional[Callable[[int, int], None]] = None) -> TaskResult:
+            progress: Optional[Progress] = None) -> TaskResult:
         """Run a task to its end and return its result. ``progress(groups_done, max_groups)``
         is called after every generated group (from this thread)."""
         job = self._start(request, cancel)
-        result = None
-        for event in self._iterate(job, streaming=False, progress=progress):
-            result = event.result if event.result is not None else result
-        assert result is not None
-        return result
+        return final_result(self._iterate(job, streaming=False, progress=progress))
 
-    def stream(self, request: TaskRequest, cancel: Optional[threading.Event] = None) -> Iterator[StreamEvent]:
+    def stream(self, request: TaskRequest, cancel: Optional[threading.Event] = None) -> EventStream:
         """Yield text deltas and audio chunks as groups are generated; the last event carries
         the :class:`TaskResult`. Bad input raises here, before anything is generated.
         Setting ``cancel`` (or closing the iterator) stops generation promptly and frees the
@@ -134,7 +139,7 @@ class MimoAudio:
         codec = self.models.audio_tokenizer() if spec.speaks else None
         return _Job(prepared, lm, prompt, gen, codec)
 
-    def _iterate(self, job: "_Job", streaming: bool, progress) -> Iterator[StreamEvent]:
+    def _iterate(self, job: "_Job", streaming: bool, progress: Optional[Progress]) -> EventStream:
         from ..engine import GenerationResult
 
         lm, ids, max_groups = job.lm, job.lm.special_ids, job.gen.max_new_groups
@@ -230,8 +235,8 @@ class _Job:
     prepared: Prepared
     lm: LoadedLM
     prompt: torch.Tensor                  # (K, T)
-    gen: object                           # engine GenerationRequest
-    codec: object                         # the audio tokenizer when the task speaks, else None
+    gen: GenerationRequest
+    codec: Optional[AudioTokenizer]       # the audio tokenizer when the task speaks, else None
 
     @property
     def speaks(self) -> bool:

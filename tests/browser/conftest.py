@@ -38,7 +38,8 @@ def tiny_model(tiny):
 @pytest.fixture(scope="session")
 def app_url(tiny_model, tmp_path_factory):
     """Serve the app (tiny model, demo banner) and return its URL."""
-    from app.launch import TINY_BANNER, make_handlers
+    from app.backend import TINY_BANNER
+    from app.launch import make_handlers
     from app.ui import build_app
 
     with pytest.MonkeyPatch.context() as mp:         # restored when the session ends

@@ -1,4 +1,6 @@
-"""A stand-in for ``mimo_core.tasks.MimoAudio`` with the same API, for fast UI tests.
+"""A stand-in for ``mimo_core.tasks.MimoAudio`` with the same API (the
+:class:`~mimo_core.tasks.backend.Backend` protocol; tests/test_protocols.py checks it), for fast
+UI tests.
 
 It checks requests with the real planning (the same one-line errors, before any "work": every
 rule the real backend refuses a request by, except the built prompt's length against the
@@ -18,18 +20,20 @@ from typing import Iterator, Optional
 import numpy as np
 
 from mimo_core.constants import GROUP_SIZE, SAMPLE_RATE, SAMPLES_PER_FRAME, STREAMS
+from mimo_core.tasks.backend import EventStream, Progress, final_result
 from mimo_core.tasks.limits import Limits
 from mimo_core.tasks.planning import prepare
 from mimo_core.tasks.registry import spec_of
-from mimo_core.tasks.types import (Conversation, StreamEvent, TaskResult, Turn)
+from mimo_core.tasks.types import Conversation, StreamEvent, TaskRequest, TaskResult, Turn
 
 CHUNK = GROUP_SIZE * SAMPLES_PER_FRAME            # samples per LM position (3840)
 
 
 class FakeMimoAudio:
-    def __init__(self, groups: int = 12, step_s: float = 0.02):
+    def __init__(self, groups: int = 12, step_s: float = 0.02, batching: bool = True):
         self.groups = groups              # positions per answer (unless options say fewer)
         self.step_s = step_s              # time per position
+        self.batching = batching          # False: as a facade opened synchronous (ZeroGPU)
         self.loaded = {"instruct": True, "base": False}
         self.requests: list = []          # every request that passed the checks, in order
         self.limits = Limits()            # what the checks allow (as MimoAudio.limits)
@@ -50,13 +54,14 @@ class FakeMimoAudio:
     def unload(self, role: str) -> None:
         self.loaded[role] = False
 
-    def run(self, request) -> TaskResult:
-        result = None
-        for event in self.stream(request):
-            result = event.result or result
-        return result
+    def close(self) -> None:
+        """Nothing to release."""
 
-    def stream(self, request, cancel: Optional[threading.Event] = None) -> Iterator[StreamEvent]:
+    def run(self, request: TaskRequest, cancel: Optional[threading.Event] = None,
+            progress: Optional[Progress] = None) -> TaskResult:
+        return final_result(self.stream(request, cancel))
+
+    def stream(self, request: TaskRequest, cancel: Optional[threading.Event] = None) -> EventStream:
         prepared = prepare(request, self.limits)       # the real checks: bad input raises here
         self.requests.append(request)
         with self._lock:

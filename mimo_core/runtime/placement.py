@@ -13,6 +13,7 @@ memory. :func:`plan_memory` is a pure function of those numbers:
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -20,7 +21,7 @@ from typing import Optional
 import torch
 
 from ..errors import DeviceError
-from ..resolve import Role
+from ..resolve import DEFAULT_SPECS, Role, is_tiny, resolve_spec
 
 GB = 1e9
 LM_ROLES = (Role.INSTRUCT, Role.BASE)
@@ -69,8 +70,8 @@ def _bytes_per(dtype: torch.dtype) -> int:
 def lm_weight_bytes(config, dtype: torch.dtype, quantize: Optional[str] = None) -> int:
     """Bytes of the LM's weights, from the model built on the meta device. ``quantize``:
     Linear weights of the backbone and heads at int8/int4 (see :mod:`mimo_core.lm.quantize`)."""
-    from ..lm.loading import build_meta_model
-    from ..lm.quantize import quantized_linears
+    from ..lm.loading import build_meta_model      # mimo_core.lm imports transformers: at the
+    from ..lm.quantize import quantized_linears    # plan, not when the facade is imported
 
     model = build_meta_model(config)
     per = _bytes_per(dtype)
@@ -93,7 +94,7 @@ def kv_cache_bytes(config, dtype: torch.dtype, max_batch: int, context_groups: i
 
 
 def codec_weight_bytes(config, dtype: torch.dtype) -> int:
-    from ..codec.model import build_model
+    from ..codec.model import build_model         # (as above: mimo_core.codec imports transformers)
 
     return sum(p.numel() for p in build_model(config, "meta").parameters()) * _bytes_per(dtype)
 
@@ -101,14 +102,12 @@ def codec_weight_bytes(config, dtype: torch.dtype) -> int:
 def config_dir(spec, role: Role) -> Path:
     """A directory holding ``role``'s config.json: the checkpoint itself when it is local (or
     tiny), else only config.json fetched from the Hub (the weights are not downloaded)."""
-    from ..resolve import DEFAULT_SPECS, is_tiny, resolve_spec
-
     spec = DEFAULT_SPECS[role] if spec is None else spec
     text = str(spec)
     if is_tiny(spec) or Path(text).expanduser().exists() or text.count("/") != 1:
         return resolve_spec(spec, role)
     try:
-        from huggingface_hub import hf_hub_download
+        from huggingface_hub import hf_hub_download   # only a Hub spec needs it
         return Path(hf_hub_download(text, "config.json")).parent
     except Exception:  # noqa: BLE001 - offline, gated ...: resolve_spec gives the readable error
         return resolve_spec(spec, role)
@@ -139,6 +138,13 @@ def _available_ram() -> Optional[int]:
         return int(psutil.virtual_memory().available)
     except ImportError:
         return None
+
+
+def free_memory() -> None:
+    """Return freed model memory at once (the garbage collector, then CUDA's cache)."""
+    gc.collect()
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 def reserve_for(device: str) -> int:
