@@ -21,7 +21,7 @@ from ..audio_io import load_audio
 from ..constants import SAMPLE_RATE
 from ..errors import PromptError
 from ..tasks.registry import spec_of
-from ..tasks.types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest,
+from ..tasks.types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest, EncodedAudio,
                            S2SRequest, S2TRequest, TTSRequest, Turn, UnderstandRequest)
 from .sampling import mimo_fields, request_settings
 
@@ -44,7 +44,11 @@ class Call:
 
 
 def wav_b64(audio: Any, what: str) -> str:
-    """Any AudioInput -> base64 of a 24 kHz mono 32-bit float WAV."""
+    """Any AudioInput -> base64 of a 24 kHz mono 32-bit float WAV (EncodedAudio: its waveform)."""
+    if isinstance(audio, EncodedAudio):
+        if audio.audio is None:
+            raise PromptError(f"{what}: encoded audio without its waveform cannot be sent to a remote engine")
+        audio = audio.audio
     wav = load_audio(audio) if not _is_24k_array(audio) else np.asarray(audio, dtype=np.float32)
     buf = io.BytesIO()
     sf.write(buf, wav, SAMPLE_RATE, format="WAV", subtype="FLOAT")

@@ -9,12 +9,12 @@ from .defaults import groups_for_seconds
 from .limits import Limits
 from .registry import TASKS, TaskSpec, spec_of, task_spec
 from .types import (ASRRequest, AudioInput, ChatRequest, ContinueRequest, Conversation,
-                    DialogueRequest, FewShotExample, GenerationOptions, S2SRequest, S2TRequest,
+                    DialogueRequest, EncodedAudio, FewShotExample, GenerationOptions, S2SRequest, S2TRequest,
                     StreamEvent, TaskRequest, TaskResult, TTSRequest, Turn, UnderstandRequest)
 
 __all__ = [
     "ASRRequest", "AudioInput", "ChatRequest", "ContinueRequest", "Conversation", "DialogueRequest",
-    "FewShotExample", "GenerationOptions", "Limits", "MimoAudio", "S2SRequest", "S2TRequest",
+    "EncodedAudio", "FewShotExample", "GenerationOptions", "Limits", "MimoAudio", "S2SRequest", "S2TRequest",
     "StreamEvent", "TASKS", "TTSRequest", "TaskRequest", "TaskResult", "TaskSpec", "Turn",
     "UnderstandRequest", "groups_for_seconds", "spec_of", "task_spec",
 ]

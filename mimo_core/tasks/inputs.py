@@ -14,9 +14,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..constants import LM_CHANNELS
+from ..constants import CODEC_FRAME_RATE, LM_CHANNELS
 from ..errors import AudioInputError, InputTooLongError
 from .limits import Limits
+from .types import EncodedAudio
 
 
 def load_input_audio(source, what: str, limits: Limits) -> np.ndarray:
@@ -34,6 +35,21 @@ def load_input_audio(source, what: str, limits: Limits) -> np.ndarray:
         raise type(exc)(msg if msg.lower().startswith(what.lower()) else f"{what}: {msg}") from None
 
 
+def load_voice_prompt(source, what: str, limits: Limits) -> "np.ndarray | EncodedAudio":
+    """A voice prompt: any audio input (loaded as :func:`load_input_audio`), or
+    :class:`~.types.EncodedAudio` whose codes are checked here and reused as they are."""
+    if not isinstance(source, EncodedAudio):
+        return load_input_audio(source, what, limits)
+    codes = np.asarray(source.codes)
+    if codes.ndim != 2 or codes.shape[0] < LM_CHANNELS or codes.shape[1] < 1 or codes.dtype.kind not in "iu":
+        raise AudioInputError(f"{what}: encoded audio must be integer codes [>= {LM_CHANNELS}, T >= 1], "
+                              f"got {codes.dtype} {tuple(codes.shape)}")
+    seconds = codes.shape[1] / CODEC_FRAME_RATE
+    if limits.max_audio_seconds is not None and seconds > limits.max_audio_seconds:
+        raise InputTooLongError(f"{what} is {seconds:.1f} s long; the limit is {limits.max_audio_seconds:g} s")
+    return source
+
+
 class CodeEncoder:
     """Encodes waveforms with a shared audio tokenizer, serialising calls across threads.
 
@@ -46,8 +62,11 @@ class CodeEncoder:
         self._lock = lock
         self._memo: dict[tuple, torch.Tensor] = {}
 
-    def __call__(self, wav: np.ndarray) -> torch.Tensor:
-        """``wav [N]`` -> LongTensor ``[8, T]`` (channels 0..7 of the tokenizer's 20)."""
+    def __call__(self, wav: "np.ndarray | EncodedAudio") -> torch.Tensor:
+        """``wav [N]`` -> LongTensor ``[8, T]`` (channels 0..7 of the tokenizer's 20); the codes
+        of :class:`~.types.EncodedAudio` as they are (no codec call)."""
+        if isinstance(wav, EncodedAudio):
+            return torch.as_tensor(np.asarray(wav.codes)[:LM_CHANNELS], dtype=torch.long).clone()   # (C=8, T)
         key = (wav.shape, hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest())
         if key not in self._memo:
             tokenizer = self._get()

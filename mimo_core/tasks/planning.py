@@ -36,7 +36,7 @@ from ..prompts import DEFAULT_DIALOGUE_SYSTEM_PROMPT, DialogueTurn, FewShotPair,
 from ..prompts.builder import tts_opens_thinking, tts_uses_natural_layout
 from ..prompts.templates import LANGUAGES
 from .defaults import requested_groups
-from .inputs import load_input_audio
+from .inputs import load_input_audio, load_voice_prompt
 from .limits import Limits, check_duration, check_example_count, check_options, check_text
 from .registry import TASKS, TaskSpec, spec_of
 from .types import (ASRRequest, ChatRequest, ContinueRequest, Conversation, DialogueRequest, FewShotExample,
@@ -57,7 +57,7 @@ class Prepared:
     spec: TaskSpec
     build: Callable[..., torch.Tensor]                 # an unbound PromptBuilder method (PromptBuilder.tts)
     args: dict[str, Any]                               # its arguments (AudioRef for codes)
-    waves: list[np.ndarray] = field(default_factory=list)   # 24 kHz float32 inputs, in AudioRef order
+    waves: list = field(default_factory=list)     # 24 kHz float32 inputs (or EncodedAudio), in AudioRef order
     history: Optional[np.ndarray] = None               # exact follow-up: tokens [K, H] prepended
     requested_groups: Optional[int] = None             # continuation: groups for the duration
     conversation: Optional[Conversation] = None        # the conversation this turn continues
@@ -172,7 +172,7 @@ def prepare_tts(r, limits: Limits) -> Prepared:
                                                  "natural": r.natural, "voice_codes": None},
                  opens_thinking=tts_opens_thinking(r.natural, instruct, r.voice_prompt is not None))
     if r.voice_prompt is not None:
-        p.args["voice_codes"] = p.wave(load_input_audio(r.voice_prompt, "voice prompt", limits))
+        p.args["voice_codes"] = p.wave(load_voice_prompt(r.voice_prompt, "voice prompt", limits))
     return p
 
 
@@ -266,7 +266,7 @@ def _dialogue_options(p: Prepared, r: DialogueRequest, conv: Optional[Conversati
         p.system_prompt = DEFAULT_DIALOGUE_SYSTEM_PROMPT
     p.args["system_prompt"] = p.system_prompt
     if r.voice_prompt is not None:
-        p.args["voice_codes"] = p.wave(load_input_audio(r.voice_prompt, "voice prompt", limits))
+        p.args["voice_codes"] = p.wave(load_voice_prompt(r.voice_prompt, "voice prompt", limits))
 
 
 def prepare_dialogue(r, limits: Limits) -> Prepared:

@@ -22,7 +22,24 @@ import numpy as np
 
 from ..sampler_config import SamplerOverride, nest
 
-AudioInput = Union[str, Path, bytes, tuple, np.ndarray]
+@dataclass(frozen=True, eq=False)
+class EncodedAudio:
+    """Audio already encoded by the audio tokenizer: a voice prompt whose codes are known (a saved
+    voice, or the first segment of a long text spoken in the voice of the rest), so reusing it
+    skips the codec. ``codes``: int ``[C >= 8, T]`` at 25 Hz (channels 0..7 are used);
+    ``audio``: its 24 kHz waveform when known (shown in a UI, sent to a remote engine); ``tag``:
+    the codec that made the codes (a saved voice re-encodes when it differs)."""
+
+    codes: np.ndarray = field(repr=False)
+    audio: Optional[np.ndarray] = field(default=None, repr=False)
+    tag: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return int(np.shape(self.codes)[-1]) / 25.0               # 25 codec frames per second
+
+
+AudioInput = Union[str, Path, bytes, tuple, np.ndarray, EncodedAudio]
 
 @dataclass(frozen=True)
 class GenerationOptions:
